@@ -1,0 +1,44 @@
+# Everything installs on first use into .venv; nothing but python3, make and apt-get is assumed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha1sum | cut -c1-12)
+CODE := features training serving winback
+DEMO_DIR := .winback/demo
+
+.PHONY: install system-deps demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Java runs local Spark (tests and --engine spark); installed from Debian if missing.
+system-deps:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Java 17 for Spark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+demo: install
+	$(BIN)/winback generate --users 5000 --days 365 --seed 7 --out $(DEMO_DIR)/data
+	$(BIN)/winback validate --config configs/demo.yaml
+	$(BIN)/winback validate --config configs/cdnow.yaml
+	@echo "Results: .winback/demo and .winback/cdnow (validated data, quarantine, validation.json)"
+
+lint: install
+	$(BIN)/ruff check $(CODE) tests benchmarks
+	$(BIN)/ruff format --check $(CODE) tests benchmarks
+	$(BIN)/mypy $(CODE)
+
+test: install system-deps lint
+	$(BIN)/python -m pytest -q
+
+bench: install system-deps
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf .winback .pytest_cache .mypy_cache .ruff_cache .hypothesis

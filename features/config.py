@@ -1,0 +1,199 @@
+"""Typed dataset config, loaded from YAML with one readable error per mistake."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from features.errors import ConfigError
+
+FileFormat = Literal["csv", "parquet", "whitespace"]
+
+
+class Strict(BaseModel):
+    """Unknown keys are mistakes (a typo must not silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: str, info: ValidationInfo) -> str:
+    """Relative paths are relative to the config file's folder, so configs work from anywhere."""
+    base = (info.context or {}).get("base_dir")
+    path = Path(os.path.expanduser(value))
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    return os.path.normpath(path)
+
+
+class EventColumns(Strict):
+    """Names of the source columns that hold each canonical field."""
+
+    user_id: str
+    ts: str
+    event: str | None = None
+    value: str | None = None
+    session_id: str | None = None
+
+
+class UserColumns(Strict):
+    user_id: str
+    signup_ts: str | None = None
+    attributes: list[str] = Field(default_factory=list)
+
+
+class FileSource(Strict):
+    """Where a table lives and how to parse it; shared by events and users."""
+
+    path: str = Field(description="A file or a glob")
+    format: FileFormat
+    header: bool = True
+    delimiter: str = ","
+    ts_format: str | None = Field(None, description="strftime format; ISO-8601 when unset")
+    timezone: str = Field("UTC", description="Zone of timestamps written without an offset")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class EventSource(FileSource):
+    columns: EventColumns
+    event_types: list[str] | None = Field(
+        None, description="Known event types; other values are quarantined"
+    )
+    duplicates: Literal["quarantine", "keep"] = Field(
+        "quarantine",
+        description="Exact repeats of a row: quarantine them, or keep them (logs without an "
+        "event id, where two identical purchases on one day are both real); counted either way",
+    )
+    default_event: str = Field(
+        "event", description="Event type of rows without one (e.g. 'purchase' for a sales log)"
+    )
+
+
+class UserSource(FileSource):
+    columns: UserColumns
+
+
+class ChurnConfig(Strict):
+    mode: Literal["inactivity", "event"]
+    horizon_days: PositiveInt
+    active_window_days: PositiveInt
+    lapsed_after_days: PositiveInt
+    qualifying_events: list[str] | None = Field(
+        None, description="Inactivity mode: events that count as staying (default: all)"
+    )
+    churn_events: list[str] | None = Field(None, description="Event mode: events that mean churn")
+    min_tenure_days: PositiveInt | None = Field(
+        None, description="Users younger than this are 'new' and not labelled"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChurnConfig:
+        if self.mode == "event" and not self.churn_events:
+            raise ValueError("mode 'event' needs churn_events (e.g. [cancel])")
+        if self.lapsed_after_days < self.active_window_days:
+            raise ValueError(
+                f"lapsed_after_days ({self.lapsed_after_days}) must be >= active_window_days "
+                f"({self.active_window_days}): a user cannot be both active and lapsed"
+            )
+        return self
+
+
+class CutoffRange(Strict):
+    start: dt.date
+    end: dt.date
+    step_days: PositiveInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CutoffRange:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+    def dates(self) -> list[dt.date]:
+        step = dt.timedelta(days=self.step_days)
+        count = (self.end - self.start) // step + 1
+        return [self.start + i * step for i in range(count)]
+
+
+class FeatureConfig(Strict):
+    windows_days: list[PositiveInt] = Field(default_factory=lambda: [7, 14, 30, 90])
+    trend_window_days: PositiveInt = 30
+
+    @field_validator("windows_days")
+    @classmethod
+    def _sorted_unique(cls, value: list[int]) -> list[int]:
+        return sorted(set(value))
+
+
+class ModelConfig(Strict):
+    name: str
+
+
+class DatasetConfig(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    workdir: str
+    events: EventSource
+    users: UserSource | None = None
+    churn: ChurnConfig
+    cutoffs: CutoffRange
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    model: ModelConfig
+
+    _resolve_workdir = field_validator("workdir")(_resolve)
+
+    @property
+    def workdir_path(self) -> Path:
+        return Path(self.workdir)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: ValidationError, source: Path) -> str:
+    lines = []
+    for item in error.errors():
+        got = item.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{source}: {_location(item['loc'])}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: Path) -> DatasetConfig:
+    """Validate parsed YAML; `source` anchors relative paths and names the file in errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    try:
+        return DatasetConfig.model_validate(
+            data, context={"base_dir": str(source.resolve().parent)}
+        )
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_config(path: str | Path) -> DatasetConfig:
+    """Read a dataset YAML, expanding ${ENV} variables, into a validated config."""
+    source = Path(path)
+    try:
+        text = source.read_text()
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot read config ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(os.path.expandvars(text))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    return parse_config(data, source)

@@ -1,0 +1,176 @@
+"""Binding to a backend: the only module that knows DuckDB. Feature logic takes tables from here.
+
+The Spark engine implements the same `Engine` protocol, so builders and validation run on
+either without change (as Feast hands a reader to its engine-independent Ibis code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+import ibis
+import ibis.expr.datatypes as idt
+import ibis.expr.types as ir
+from ibis.backends.duckdb import Backend as DuckDBBackend
+
+from features.config import FileSource
+from features.errors import InputError
+
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row"
+_OFFSET_SUFFIX = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+
+class Engine(Protocol):
+    """What feature and validation code needs from a backend."""
+
+    name: str
+    con: ibis.BaseBackend
+
+    def read(self, source: FileSource) -> ir.Table:
+        """All source columns (strings for text files) plus `source_file` and `source_row`."""
+        ...
+
+    def parse_timestamp(self, raw: ir.StringValue, fmt: str | None, zone: str) -> ir.TimestampValue:
+        """Text to naive UTC; text without an offset is wall-clock time in `zone`.
+
+        Unparseable text becomes null, never an error, so validation can quarantine it.
+        """
+        ...
+
+    def to_utc(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        """Naive wall-clock time in `zone` (or an aware timestamp) to naive UTC."""
+        ...
+
+    def write_parquet(self, expr: ir.Table, path: Path) -> None: ...
+
+    def materialize(self, expr: ir.Table, name: str) -> ir.Table:
+        """Compute once and keep, so several outputs can be written without recomputing."""
+        ...
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(text: str, fmt: str) -> dt.datetime:  # type: ignore[empty-body]
+    """DuckDB's strptime that yields NULL instead of failing on a bad value."""
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def _timezone(zone: str, ts: dt.datetime) -> dt.datetime:  # type: ignore[empty-body]
+    """DuckDB's timezone(zone, ts): naive->aware in zone, aware->naive in zone."""
+
+
+def expand_paths(pattern: str) -> list[str]:
+    """A file or a glob to a sorted list of files; nothing matching is a clear error."""
+    if glob.has_magic(pattern):
+        files = sorted(glob.glob(pattern, recursive=True))
+        if not files:
+            raise InputError(f"{pattern}: no file matches this pattern")
+        return files
+    if not os.path.isfile(pattern):
+        raise InputError(f"{pattern}: file not found")
+    return [pattern]
+
+
+def _first_line(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.readline().strip()
+
+
+def _check_not_empty(files: list[str]) -> None:
+    empty = [name for name in files if os.path.getsize(name) == 0]
+    if empty:
+        raise InputError(f"{empty[0]}: file is empty")
+
+
+class DuckDBEngine:
+    """Embedded default: reads CSV/Parquet/text in place, out of core, on all cores."""
+
+    name = "duckdb"
+
+    def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
+        self.con: DuckDBBackend = ibis.duckdb.connect(database)
+        self.con.raw_sql("SET TimeZone = 'UTC'")
+        if threads is not None:
+            self.con.raw_sql(f"SET threads = {int(threads)}")
+
+    def read(self, source: FileSource) -> ir.Table:
+        files = expand_paths(source.path)
+        _check_not_empty(files)
+        if source.format == "parquet":
+            table = self.con.read_parquet(files, filename=True, file_row_number=True)
+            return (
+                table.rename({SOURCE_FILE: "filename"})
+                .mutate(**{SOURCE_ROW: table.file_row_number + 1})
+                .drop("file_row_number")
+            )
+        if source.format == "csv":
+            table = self.con.read_csv(
+                files,
+                all_varchar=True,
+                header=source.header,
+                delim=source.delimiter,
+                filename=True,
+            )
+            return _number_lines(table.rename({SOURCE_FILE: "filename"}), source.header)
+        return self._read_whitespace(files, source.header)
+
+    def _read_whitespace(self, files: list[str], header: bool) -> ir.Table:
+        """Columns separated by runs of blanks (fixed-width dumps such as CDNOW's)."""
+        names = _first_line(files[0]).split() if header else None
+        lines = self.con.read_csv(
+            files,
+            columns={"line": "VARCHAR"},
+            header=False,
+            delim="\x1f",
+            quote="",
+            escape="",
+            skip=1 if header else 0,
+            filename=True,
+        )
+        lines = _number_lines(lines.rename({SOURCE_FILE: "filename"}), header)
+        parts = lines.line.strip().re_split(r"\s+")
+        if names is None:
+            width = len(_first_line(files[0]).split())
+            names = [f"column{i}" for i in range(width)]
+        return lines.select(
+            **{name: parts[i] for i, name in enumerate(names)},
+            **{SOURCE_FILE: lines[SOURCE_FILE], SOURCE_ROW: lines[SOURCE_ROW]},
+        )
+
+    def parse_timestamp(self, raw: ir.StringValue, fmt: str | None, zone: str) -> ir.TimestampValue:
+        if fmt is not None:
+            return self.to_utc(_try_strptime(raw, fmt), zone)
+        with_offset = _timezone("UTC", raw.try_cast(idt.Timestamp(timezone="UTC")))
+        if zone == "UTC":
+            return with_offset
+        wall_clock = self.to_utc(raw.try_cast(idt.Timestamp()), zone)
+        return ibis.ifelse(raw.strip().re_search(_OFFSET_SUFFIX), with_offset, wall_clock)
+
+    def to_utc(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        if ts.type().timezone is not None:
+            return _timezone("UTC", ts)
+        if zone == "UTC":
+            return ts
+        return _timezone("UTC", _timezone(zone, ts))
+
+    def write_parquet(self, expr: ir.Table, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.con.to_parquet(expr, str(path))
+
+    def materialize(self, expr: ir.Table, name: str) -> ir.Table:
+        # A fresh name each time: Ibis 12's overwrite=True emits SQL that DuckDB 2.0 rejects.
+        return self.con.create_table(f"{name}_{uuid.uuid4().hex[:8]}", expr, temp=True)
+
+
+def _number_lines(table: ir.Table, header: bool) -> ir.Table:
+    """Line numbers as a person sees them in an editor (header is line 1)."""
+    scan_order = ibis.row_number()
+    numbered = table.mutate(_n=scan_order)
+    first = numbered._n.min().over(group_by=numbered[SOURCE_FILE])
+    offset = 2 if header else 1
+    return numbered.mutate(**{SOURCE_ROW: numbered._n - first + offset}).drop("_n")

@@ -1,0 +1,1 @@
+"""Command-line entry point; the logic lives in features/, training/ and serving/."""
