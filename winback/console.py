@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import ibis.expr.types as ir
 from rich.console import Console
 from rich.table import Table
 
+from features.labels import LABEL, STATUS, STATUSES
 from features.loading import Prepared, SourceReport
+from features.spec import Feature
+from features.synthetic import SyntheticLog
+from features.timeline import CUTOFF
 from features.validation import REASONS
 
 console = Console()
@@ -42,3 +49,56 @@ def print_prepared(prepared: Prepared) -> None:
     console.print(source_table("events", prepared.events))
     if prepared.users is not None:
         console.print(source_table("users", prepared.users))
+
+
+def print_catalog(features: list[Feature]) -> None:
+    table = Table(title=f"{len(features)} features", title_justify="left")
+    for column in ("name", "family", "unit", "description"):
+        table.add_column(column)
+    for feature in features:
+        table.add_row(feature.name, feature.family, feature.unit, feature.description)
+    console.print(table)
+
+
+def print_snapshot_summary(snapshot: ir.Table, path: Path) -> None:
+    """Users per status, labelled rows and churn rate per cutoff: the first sanity check."""
+    counts = {name: (snapshot[STATUS] == name).sum() for name in STATUSES}
+    rows = (
+        snapshot.group_by(CUTOFF)
+        .aggregate(
+            users=snapshot.count(),
+            **counts,
+            labelled=snapshot[LABEL].count(),
+            churn_rate=snapshot[LABEL].mean(),
+        )
+        .order_by(CUTOFF)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    table = Table(title=f"snapshots written to {path}", title_justify="left")
+    for column in ("cutoff", "users", *STATUSES, "labelled", "churn rate"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        rate = row["churn_rate"]
+        table.add_row(
+            str(row[CUTOFF]),
+            f"{row['users']:,}",
+            *(f"{row[name]:,}" for name in STATUSES),
+            f"{row['labelled']:,}",
+            "-" if rate is None else f"{rate:.1%}",
+        )
+    console.print(table)
+
+
+def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
+    kinds = log.truth.churn_kind.value_counts().to_dict()
+    table = Table(title="synthetic log", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("events", f"{len(log.events):,}")
+    table.add_row("users", f"{len(log.users):,}")
+    table.add_row("time span", f"{log.events.ts.min()}  to  {log.events.ts.max()}")
+    table.add_row("truth", ", ".join(f"{kind}: {n:,}" for kind, n in sorted(kinds.items())))
+    for name, path in paths.items():
+        table.add_row(name, str(path))
+    console.print(table)
