@@ -26,8 +26,14 @@ system-deps:
 demo: install
 	$(BIN)/winback generate --users 5000 --days 365 --seed 7 --out $(DEMO_DIR)/data
 	$(BIN)/winback validate --config configs/demo.yaml
+	$(BIN)/winback features build --config configs/demo.yaml --out $(DEMO_DIR)/snapshots.parquet
 	$(BIN)/winback validate --config configs/cdnow.yaml
-	@echo "Results: .winback/demo and .winback/cdnow (validated data, quarantine, validation.json)"
+	$(BIN)/winback features build --config configs/cdnow.yaml --out .winback/cdnow/snapshots.parquet
+	@echo
+	@echo "Results:"
+	@echo "  synthetic: $(DEMO_DIR)/data (generated log), $(DEMO_DIR)/snapshots.parquet"
+	@echo "  CDNOW:     .winback/cdnow/data/events.parquet, .winback/cdnow/snapshots.parquet"
+	@echo "  validation summaries: .winback/*/validation.json, quarantine: .winback/*/quarantine/"
 
 lint: install
 	$(BIN)/ruff check $(CODE) tests benchmarks
