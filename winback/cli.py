@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from winback.commands import data, features
+from winback.commands import data, features, serving
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -20,3 +20,4 @@ def _root() -> None:
 
 data.register(app)
 features.register(app)
+serving.register(app)

@@ -14,6 +14,7 @@ from features.spec import Feature
 from features.synthetic import SyntheticLog
 from features.timeline import CUTOFF
 from features.validation import REASONS
+from serving.online_store import StoreVersion
 
 console = Console()
 errors = Console(stderr=True)
@@ -101,4 +102,17 @@ def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
     table.add_row("truth", ", ".join(f"{kind}: {n:,}" for kind, n in sorted(kinds.items())))
     for name, path in paths.items():
         table.add_row(name, str(path))
+    console.print(table)
+
+
+def print_store_version(version: StoreVersion) -> None:
+    table = Table(title="online store", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("version", version.version)
+    table.add_row("features as of", version.cutoff)
+    table.add_row("users", f"{version.rows:,}")
+    table.add_row("feature set", f"{version.feature_set} ({len(version.features)} features)")
+    table.add_row("lookups (SQLite)", str(version.sqlite_path))
+    table.add_row("batch (Parquet)", str(version.parquet_path))
     console.print(table)

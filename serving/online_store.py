@@ -1,0 +1,147 @@
+"""The online feature store: latest features per user, for lookups by id and for batch scoring.
+
+One materialization writes the same Arrow table twice: SQLite keyed by user id (sub-ms point
+lookups for the service) and Parquet (fast full scans for batch scoring). Versions live in
+their own folders and `CURRENT` names the live one, replaced atomically, so a reader never
+sees a half-written store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.config import DatasetConfig
+from features.errors import WinbackError
+from features.labels import LABEL
+from features.spec import Feature
+
+TABLE = "features"
+KEY = "user_id"
+CURRENT = "CURRENT"
+
+
+class StoreError(WinbackError):
+    """The online store is missing or does not match what is asked of it."""
+
+
+@dataclass(frozen=True)
+class StoreVersion:
+    """What a materialization wrote, recorded beside it as manifest.json."""
+
+    version: str
+    cutoff: str
+    rows: int
+    feature_set: str
+    features: list[str]
+    created: str
+    folder: str
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.folder) / "store.sqlite"
+
+    @property
+    def parquet_path(self) -> Path:
+        return Path(self.folder) / "features.parquet"
+
+
+def store_root(config: DatasetConfig) -> Path:
+    return config.workdir_path / "online"
+
+
+def feature_set_version(catalog: Sequence[Feature]) -> str:
+    """Changes whenever a feature's name, kind or meaning changes: models check it at load."""
+    text = json.dumps([[f.name, f.kind, f.unit, f.description] for f in catalog])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _write_sqlite(table: pa.Table, path: Path) -> None:
+    names = table.column_names
+    columns = ", ".join(
+        f'"{name}"' + (" TEXT PRIMARY KEY" if name == KEY else "") for name in names
+    )
+    with sqlite3.connect(path) as con:
+        con.execute(f"CREATE TABLE {TABLE} ({columns}) WITHOUT ROWID")
+        placeholders = ", ".join("?" for _ in names)
+        for batch in table.to_batches(max_chunksize=50_000):
+            rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+            con.executemany(f"INSERT INTO {TABLE} VALUES ({placeholders})", rows)
+
+
+def write_version(
+    root: Path, table: pa.Table, cutoff: dt.date, catalog: Sequence[Feature]
+) -> StoreVersion:
+    """Write a new store version and make it current."""
+    table = table.drop_columns([LABEL]) if LABEL in table.column_names else table
+    table = table.set_column(
+        table.column_names.index("cutoff"), "cutoff", table["cutoff"].cast(pa.string())
+    )
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    version = f"{cutoff:%Y%m%d}-{created:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    folder = root / version
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "features.parquet")
+    _write_sqlite(table, folder / "store.sqlite")
+    manifest = StoreVersion(
+        version=version,
+        cutoff=cutoff.isoformat(),
+        rows=table.num_rows,
+        feature_set=feature_set_version(catalog),
+        features=[feature.name for feature in catalog],
+        created=created.isoformat(),
+        folder=str(folder),
+    )
+    (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+    pointer = root / f".{CURRENT}.{uuid.uuid4().hex}"
+    pointer.write_text(version)
+    os.replace(pointer, root / CURRENT)
+    return manifest
+
+
+def current_version(root: Path) -> StoreVersion:
+    try:
+        version = (root / CURRENT).read_text().strip()
+        return StoreVersion(**json.loads((root / version / "manifest.json").read_text()))
+    except FileNotFoundError:
+        raise StoreError(
+            f"{root}: no online store yet; run `winback materialize --config ...` first"
+        ) from None
+
+
+class OnlineStore:
+    """Read-only lookups against one store version; thread-safe for the service's workers."""
+
+    def __init__(self, version: StoreVersion) -> None:
+        self.version = version
+        uri = f"file:{version.sqlite_path}?mode=ro&immutable=1"
+        self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    def lookup(self, user_ids: Sequence[str]) -> pd.DataFrame:
+        """Rows for the known ids (unknown ids are simply absent), in no particular order."""
+        if not user_ids:
+            return pd.DataFrame(columns=[KEY])
+        placeholders = ", ".join("?" for _ in user_ids)
+        query = f"SELECT * FROM {TABLE} WHERE {KEY} IN ({placeholders})"
+        cursor = self._con.execute(query, list(user_ids))
+        names = [description[0] for description in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=names)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def read_all(version: StoreVersion) -> pa.Table:
+    """Every user in the version, for batch scoring."""
+    return pq.read_table(version.parquet_path)
