@@ -139,6 +139,41 @@ class FeatureConfig(Strict):
         return sorted(set(value))
 
 
+EngineKind = Literal["duckdb", "spark"]
+
+
+class SparkConfig(Strict):
+    """How to reach Spark; WINBACK_SPARK_MASTER overrides `master` for one run."""
+
+    master: str | None = Field(
+        None,
+        description="Master URL (local[2], spark://host:7077, yarn); unset: spark-submit's "
+        "--master, or local[*] when run directly",
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark settings, e.g. spark.executor.memory: 4g",
+    )
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        """YAML reads `200` and `true` as numbers and booleans; Spark wants their text."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            key: str(item).lower() if isinstance(item, bool | int | float) else item
+            for key, item in value.items()
+        }
+
+
+class EngineConfig(Strict):
+    """Where features are computed: embedded DuckDB, or the same Ibis code on Spark."""
+
+    kind: EngineKind = "duckdb"
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+
+
 class ModelConfig(Strict):
     name: str
 
@@ -151,6 +186,7 @@ class DatasetConfig(Strict):
     churn: ChurnConfig
     cutoffs: CutoffRange
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     model: ModelConfig
 
     _resolve_workdir = field_validator("workdir")(_resolve)

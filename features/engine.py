@@ -23,7 +23,8 @@ from features.errors import InputError
 
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
-_OFFSET_SUFFIX = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+_INTEGER_TYPES = {1: "TINYINT", 2: "SMALLINT", 4: "INTEGER", 8: "BIGINT"}
+OFFSET_SUFFIX = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
 
 class Engine(Protocol):
@@ -76,12 +77,12 @@ def expand_paths(pattern: str) -> list[str]:
     return [pattern]
 
 
-def _first_line(path: str) -> str:
+def first_line(path: str) -> str:
     with open(path, encoding="utf-8", errors="replace") as handle:
         return handle.readline().strip()
 
 
-def _check_not_empty(files: list[str]) -> None:
+def check_not_empty(files: list[str]) -> None:
     empty = [name for name in files if os.path.getsize(name) == 0]
     if empty:
         raise InputError(f"{empty[0]}: file is empty")
@@ -100,7 +101,7 @@ class DuckDBEngine:
 
     def read(self, source: FileSource) -> ir.Table:
         files = expand_paths(source.path)
-        _check_not_empty(files)
+        check_not_empty(files)
         if source.format == "parquet":
             table = self.con.read_parquet(files, filename=True, file_row_number=True)
             return (
@@ -121,7 +122,7 @@ class DuckDBEngine:
 
     def _read_whitespace(self, files: list[str], header: bool) -> ir.Table:
         """Columns separated by runs of blanks (fixed-width dumps such as CDNOW's)."""
-        names = _first_line(files[0]).split() if header else None
+        names = first_line(files[0]).split() if header else None
         lines = self.con.read_csv(
             files,
             columns={"line": "VARCHAR"},
@@ -135,7 +136,7 @@ class DuckDBEngine:
         lines = _number_lines(lines.rename({SOURCE_FILE: "filename"}), header)
         parts = lines.line.strip().re_split(r"\s+")
         if names is None:
-            width = len(_first_line(files[0]).split())
+            width = len(first_line(files[0]).split())
             names = [f"column{i}" for i in range(width)]
         return lines.select(
             **{name: parts[i] for i, name in enumerate(names)},
@@ -149,7 +150,7 @@ class DuckDBEngine:
         if zone == "UTC":
             return with_offset
         wall_clock = self.to_utc(raw.try_cast(idt.Timestamp()), zone)
-        return ibis.ifelse(raw.strip().re_search(_OFFSET_SUFFIX), with_offset, wall_clock)
+        return ibis.ifelse(raw.strip().re_search(OFFSET_SUFFIX), with_offset, wall_clock)
 
     def to_utc(self, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
         if ts.type().timezone is not None:
@@ -159,8 +160,20 @@ class DuckDBEngine:
         return _timezone("UTC", _timezone(zone, ts))
 
     def write_parquet(self, expr: ir.Table, path: Path) -> None:
+        """Written by DuckDB (streaming, out of core) in the expression's declared types.
+
+        DuckDB sums integers into HUGEINT and its writer stores those as DOUBLE, so integer
+        columns are cast back to their declared width first.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con.to_parquet(expr, str(path))
+        relation = self.con._to_duckdb_relation(expr)
+        columns = [
+            f'CAST("{name}" AS {_INTEGER_TYPES[kind.nbytes]}) AS "{name}"'
+            if kind.is_integer()
+            else f'"{name}"'
+            for name, kind in expr.schema().items()
+        ]
+        relation.project(", ".join(columns)).write_parquet(str(path))
 
     def materialize(self, expr: ir.Table, name: str) -> ir.Table:
         # A fresh name each time: Ibis 12's overwrite=True emits SQL that DuckDB 2.0 rejects.

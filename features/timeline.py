@@ -21,7 +21,7 @@ GAP = "gap_days"
 QUALIFYING = "n_qualifying"
 CHURN = "n_churn"
 
-SECONDS_PER_DAY = 86_400
+MICROSECONDS_PER_DAY = 86_400_000_000
 
 
 def type_column(event_type: str) -> str:
@@ -29,8 +29,9 @@ def type_column(event_type: str) -> str:
 
 
 def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
-    """Elapsed days as a float (portable: epoch seconds work on DuckDB and Spark alike)."""
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
+    """Elapsed days as a float, to the microsecond on DuckDB and Spark alike (Spark's epoch
+    seconds drop fractions of a second, DuckDB's keep them)."""
+    return later.delta(earlier, unit="microsecond") / MICROSECONDS_PER_DAY
 
 
 def cutoff_table(cutoffs: Sequence[dt.date]) -> ir.Table:
@@ -63,13 +64,13 @@ def daily_activity(
     rolled = events.group_by(user_id=events.user_id, **{DAY: day}).aggregate(
         events=events.count(),
         value_sum=value.sum(),
-        valued_events=valued.sum(),
+        valued_events=events.count(where=valued),
         sessions=events.session_id.nunique(),
         first_ts=events.ts.min(),
         last_ts=events.ts.max(),
         last_valued_ts=events.ts.max(where=valued),
         **counts,
-        **{type_column(kind): (events.event == kind).sum() for kind in event_types},
+        **{type_column(kind): events.count(where=events.event == kind) for kind in event_types},
     )
     previous = rolled[DAY].lag().over(group_by=rolled.user_id, order_by=rolled[DAY])
     return rolled.mutate(**{GAP: rolled[DAY].delta(previous, unit="day")})
@@ -84,4 +85,6 @@ def past(daily: ir.Table, cutoffs: ir.Table) -> ir.Table:
 def future(daily: ir.Table, cutoffs: ir.Table, horizon_days: int) -> ir.Table:
     """Each user-day paired with every cutoff whose label window [T, T + horizon) holds it."""
     end = cutoffs[CUTOFF] + ibis.interval(days=horizon_days)
-    return daily.join(cutoffs, (daily[DAY] >= cutoffs[CUTOFF]) & (daily[DAY] < end))
+    # Cutoffs on the left: a join node structurally different from `past`'s lets Ibis share
+    # the daily roll-up as one CTE instead of computing it twice (one scan of the events).
+    return cutoffs.join(daily, (daily[DAY] >= cutoffs[CUTOFF]) & (daily[DAY] < end))

@@ -7,6 +7,7 @@ always equals the input.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import ibis
 import ibis.expr.types as ir
@@ -70,6 +71,11 @@ def _number(value: ir.Value) -> ir.FloatingValue:
     return _text(value).try_cast("float64")
 
 
+def _not_finite(value: ir.FloatingValue) -> ir.BooleanValue:
+    """Null, NaN or infinite; abs() == inf because Ibis 12 compiles isinf() to FALSE on PySpark."""
+    return value.isnull() | value.isnan() | (value.abs() == math.inf)
+
+
 def _first_reason(checks: list[tuple[ir.BooleanValue, str]]) -> ir.StringValue:
     """The first failing check names the row's reason; null means the row is good."""
     return ibis.cases(*checks, else_=ibis.null("string"))
@@ -108,9 +114,10 @@ def flag_events(
     value: ir.FloatingValue = ibis.null("float64")
     if cols.value is not None:
         raw_value = raw[cols.value]
-        present = raw_value.notnull() & _text(raw_value).notnull()
+        # Presence is judged on the text: Ibis's PySpark notnull() is false for NaN.
+        present = _text(raw_value).notnull()
         value = _number(raw_value)
-        checks.append((present & (value.isnull() | value.isnan() | value.isinf()), "bad_value"))
+        checks.append((present & _not_finite(value), "bad_value"))
         checks.append((value < 0, "negative_value"))
     event: ir.StringValue = ibis.literal(source.default_event)
     if cols.event is not None:

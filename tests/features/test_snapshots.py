@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
 
+import ibis
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from features.config import ChurnConfig
-from features.snapshots import catalog
+from features.engine import DuckDBEngine
+from features.schema import EVENTS
+from features.snapshots import build_snapshots, catalog
 from features.spec import FeatureSet
 from tests.features.conftest import BuildFn, events_frame
 
@@ -23,6 +30,7 @@ SPEC = FeatureSet(
     attributes=("plan",),
     has_signup=True,
 )
+SPEC_NO_USERS = dataclasses.replace(SPEC, attributes=(), has_signup=False)
 INACTIVITY = ChurnConfig(
     mode="inactivity",
     horizon_days=30,
@@ -165,3 +173,16 @@ def test_event_mode_labels_cancellations_and_treats_cancelled_users_as_lapsed(
     assert frame.loc["g", "status"] == "lapsed" and pd.isna(frame.loc["g", "label"])
     assert frame.loc["h", "label"] == 1
     assert frame.loc["a", "label"] == 0 and frame.loc["d", "label"] == 0
+
+
+def test_written_snapshots_keep_integer_counts_as_integers(
+    engine: DuckDBEngine, tmp_path: Path
+) -> None:
+    expr = build_snapshots(
+        ibis.memtable(LOG, schema=EVENTS), None, [T], SPEC_NO_USERS, INACTIVITY, UNTIL
+    )
+    engine.write_parquet(expr, tmp_path / "s.parquet")
+    schema = pq.read_schema(tmp_path / "s.parquet")
+    assert schema.field("events_total").type == pa.int64()
+    assert schema.field("events_trend_diff_7d").type == pa.int64()
+    assert schema.field("label").type == pa.int8()

@@ -55,9 +55,7 @@ def test_generating_twice_with_one_seed_gives_identical_files(
         ).read_bytes()
 
 
-def test_features_build_writes_one_row_per_user_and_cutoff(
-    generated: Path, tmp_path: Path
-) -> None:
+def test_features_build_writes_one_row_per_user_and_cutoff(generated: Path, tmp_path: Path) -> None:
     out = tmp_path / "snap.parquet"
     config = demo_config(tmp_path, generated)
     args = ["features", "build", "-c", str(config), "--cutoffs", "2025-06-01:2025-08-01:30"]

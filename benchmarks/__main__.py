@@ -1,0 +1,26 @@
+"""`python -m benchmarks` runs every benchmark; `python -m benchmarks features --small` one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from benchmarks import bench_features
+
+BENCHMARKS: dict[str, Callable[..., int]] = {"features": bench_features.main}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("name", nargs="?", choices=sorted(BENCHMARKS), help="default: all")
+    parser.add_argument("--small", action="store_true", help="a quick run on a small log")
+    parser.add_argument("--runs", type=int, default=2, help="runs per approach (best is kept)")
+    args = parser.parse_args(argv)
+    names = [args.name] if args.name else list(BENCHMARKS)
+    statuses = [BENCHMARKS[name](small=args.small, runs=args.runs) for name in names]
+    return max(statuses)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
