@@ -95,7 +95,11 @@ class ChurnConfig(Strict):
     qualifying_events: list[str] | None = Field(
         None, description="Inactivity mode: events that count as staying (default: all)"
     )
-    churn_events: list[str] | None = Field(None, description="Event mode: events that mean churn")
+    churn_events: list[str] | None = Field(
+        None,
+        description="Events that mean the user left (e.g. cancel): the label in event mode; "
+        "in either mode a user whose last event is one is lapsed, not at risk",
+    )
     min_tenure_days: PositiveInt | None = Field(
         None, description="Users younger than this are 'new' and not labelled"
     )
@@ -174,8 +178,67 @@ class EngineConfig(Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
 
 
+class LightGBMConfig(Strict):
+    """Booster settings. Defaults are deliberately conservative (tiny trees, large leaves,
+    strong L2): churn logs are noisy and the test cutoff lies past every training cutoff,
+    so smooth models that extrapolate beat deep ones that memorise early cohorts."""
+
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    num_leaves: Annotated[int, Field(ge=2)] = 3
+    min_data_in_leaf: PositiveInt = 100
+    feature_fraction: Annotated[float, Field(gt=0, le=1)] = 0.7
+    bagging_fraction: Annotated[float, Field(gt=0, le=1)] = 0.8
+    bagging_freq: Annotated[int, Field(ge=0)] = 1
+    lambda_l2: Annotated[float, Field(ge=0)] = 10.0
+    max_rounds: PositiveInt = 3000
+    early_stopping_rounds: PositiveInt = 150
+    num_threads: PositiveInt = Field(
+        1, description="Fixed so a seed reproduces the model; one is fastest on shared machines"
+    )
+
+
+class PromotionConfig(Strict):
+    min_auc_gain: Annotated[float, Field(ge=0)] = Field(
+        0.0,
+        description="A new model becomes champion only if its test ROC AUC exceeds the "
+        "champion's (re-scored on the same snapshot) by more than this",
+    )
+
+
 class ModelConfig(Strict):
-    name: str
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    seed: int = 42
+    validation_cutoffs: PositiveInt = Field(
+        1, description="Latest labelable cutoffs before the test cutoff used for validation"
+    )
+    imbalance: Literal["none", "balanced"] = Field(
+        "none",
+        description="none: unweighted rows, so probabilities stay honest; balanced: both "
+        "classes weigh the same within each cutoff (for rare churn), undone by calibration",
+    )
+    calibration: tuple[Literal["isotonic", "sigmoid"], ...] = Field(
+        ("isotonic", "sigmoid"),
+        min_length=1,
+        description="Candidates; the one with the lower cross-validated log loss on the "
+        "validation snapshot wins",
+    )
+    probability_alive: bool = Field(
+        False,
+        description="Add BG/NBD features (probability alive, probability of no event in the "
+        "horizon) fitted on the last training cutoff; suits purchase logs",
+    )
+    lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+
+
+class ServingConfig(Strict):
+    """The scoring service's limits and how it follows the registry."""
+
+    max_batch: PositiveInt = Field(1000, description="Most user ids or rows in one request")
+    max_recall_list: PositiveInt = Field(10_000, description="Largest `limit` for /recall_list")
+    poll_seconds: float = Field(
+        30.0, ge=0, description="How often to look for a new champion or store (0 = never)"
+    )
 
 
 class DatasetConfig(Strict):
@@ -188,6 +251,7 @@ class DatasetConfig(Strict):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     model: ModelConfig
+    serving: ServingConfig = Field(default_factory=ServingConfig)
 
     _resolve_workdir = field_validator("workdir")(_resolve)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from winback.commands import data, features, serving
+from winback.commands import data, features, recall, serving, training
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -21,3 +21,9 @@ def _root() -> None:
 data.register(app)
 features.register(app)
 serving.register(app)
+recall.register(app)
+training.register(app)
+
+
+if __name__ == "__main__":
+    app()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis.expr.types as ir
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -116,3 +117,28 @@ def print_store_version(version: StoreVersion) -> None:
     table.add_row("lookups (SQLite)", str(version.sqlite_path))
     table.add_row("batch (Parquet)", str(version.parquet_path))
     console.print(table)
+
+
+def print_scores(scores: pd.DataFrame, path: Path) -> None:
+    """Counts by status and band, and the ten users most at risk."""
+    summary = Table(title=f"scores written to {path}", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column()
+    for status, count in scores.status.value_counts().sort_index().items():
+        summary.add_row(f"status {status}", f"{count:,}")
+    for band, count in scores.risk_band.value_counts().sort_index().items():
+        summary.add_row(f"band {band}", f"{count:,}")
+    summary.add_row("model version", str(scores.model_version.iloc[0]) if len(scores) else "-")
+    console.print(summary)
+    top = Table(title="most at risk", title_justify="left")
+    for column in ("rank", "user", "probability", "band", "top reason"):
+        top.add_column(column)
+    for row in scores[scores["rank"].notna()].head(10).to_dict("records"):
+        top.add_row(
+            str(row["rank"]),
+            str(row["user_id"]),
+            f"{row['churn_probability']:.3f}",
+            str(row["risk_band"]),
+            str(row["top_reason"]),
+        )
+    console.print(top)

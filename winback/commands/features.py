@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from features.config import CutoffRange, load_config
-from features.engine import DuckDBEngine
+from features.config import CutoffRange, EngineConfig, EngineKind, load_config
+from features.engine import DuckDBEngine, Engine
+from features.errors import ConfigError
 from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
@@ -39,6 +40,19 @@ def parse_cutoffs(cutoff: list[str] | None, cutoffs: str | None) -> list[dt.date
     return CutoffRange(start=start, end=end, step_days=int(parts[2])).dates()
 
 
+def open_engine(config: EngineConfig, kind: EngineKind | None) -> Engine:
+    """`--engine` if given, else the config's `engine.kind`."""
+    if (kind or config.kind) == "duckdb":
+        return DuckDBEngine()
+    try:  # pyspark is an optional extra, and slow to import: only when asked for
+        from features.spark_engine import SparkEngine
+    except ImportError as error:
+        raise ConfigError(
+            f"the spark engine needs pyspark ({error}): pip install 'winback[spark]'"
+        ) from None
+    return SparkEngine.from_config(config.spark)
+
+
 @app.command("list")
 def list_features(config: ConfigOption) -> None:
     """Every feature this config produces: name, unit and what it means."""
@@ -60,23 +74,27 @@ def build(
         str | None,
         typer.Option(help="First day the log does not cover (default: day after last event)"),
     ] = None,
+    engine: Annotated[
+        EngineKind | None,
+        typer.Option(help="Where to compute: duckdb (embedded) or spark (default: engine.kind)"),
+    ] = None,
 ) -> None:
     """Snapshots: one row per user and cutoff with status, label and features."""
     with user_errors():
         cfg = load_config(config)
         dates = parse_cutoffs(cutoff, cutoffs) or cfg.cutoffs.dates()
-        engine = DuckDBEngine()
+        chosen = open_engine(cfg.engine, engine)
         with console.status("building snapshots") as status:
             table, _ = snapshots(
                 cfg,
-                engine,
+                chosen,
                 dates,
                 until=parse_date(until, "--until") if until else None,
                 progress=status.update,
             )
             status.update(f"writing {out}")
-            engine.write_parquet(table, out)
-        print_snapshot_summary(engine.con.read_parquet(str(out)), out)
+            chosen.write_parquet(table, out)
+        print_snapshot_summary(chosen.con.read_parquet(str(out)), out)
 
 
 def register(root: typer.Typer) -> None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from features.config import load_config
 from features.engine import DuckDBEngine
+from serving.batch import score_all, write_scores
 from serving.materialize import materialize, resolve_cutoff
+from serving.model_source import ServingSource
+from serving.online_store import store_root
+from serving.service import CONFIG_ENV
+from training.tracking import resolve_store
 from winback.commands.common import ConfigOption, parse_date, user_errors
-from winback.console import console, print_store_version
+from winback.console import console, print_scores, print_store_version
 
 
 def materialize_command(
@@ -32,5 +40,39 @@ def materialize_command(
         print_store_version(version)
 
 
+def score(
+    config: ConfigOption,
+    out: Annotated[Path, typer.Option(help="Parquet file for the scores")],
+) -> None:
+    """Score every user in the online store with the champion model (batch)."""
+    with user_errors():
+        cfg = load_config(config)
+        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg))
+        with console.status("loading the champion and the online store"):
+            source.refresh()
+        serving = source.current
+        assert serving is not None
+        with console.status(f"scoring {serving.store.version.rows:,} users"):
+            scores = score_all(serving)
+            write_scores(scores, out)
+        print_scores(scores, out)
+
+
+def serve(
+    config: ConfigOption,
+    port: Annotated[int, typer.Option(help="TCP port")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Start the HTTP scoring service (BentoML) with this config's champion and store."""
+    with user_errors():
+        load_config(config)
+    env = {**os.environ, CONFIG_ENV: str(config.resolve())}
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:WinbackService"]
+    args = [*command, "--host", host, "--port", str(port)]
+    os.execvpe(sys.executable, args, env)
+
+
 def register(app: typer.Typer) -> None:
     app.command("materialize")(materialize_command)
+    app.command()(score)
+    app.command()(serve)

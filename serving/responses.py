@@ -1,0 +1,185 @@
+"""What each endpoint answers, as plain functions of (what is being served, the request).
+
+The BentoML service only translates HTTP to these calls, so they are tested without a
+server, and batch scoring and the service share `serving.scoring`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from features.errors import WinbackError
+from features.labels import ACTIVE, STATUS
+from serving.model_source import Serving
+from serving.online_store import KEY, read_all
+from serving.scoring import SCORED, UNKNOWN, score_rows, score_store_rows
+
+Result = dict[str, Any]
+
+
+class RequestError(WinbackError):
+    """The request itself is wrong (the client's mistake): answered with 400 and this text."""
+
+
+def _result(user_id: str | None, status: str, model_version: str) -> Result:
+    return {
+        "user_id": user_id,
+        "status": status,
+        "churn_probability": None,
+        "risk_percentile": None,
+        "risk_band": None,
+        "reasons": [],
+        "model_version": model_version,
+    }
+
+
+def _scored(
+    base: Result, probability: float, percentile: float, band: str, reasons: list[Result]
+) -> Result:
+    return {
+        **base,
+        "status": SCORED,
+        "churn_probability": float(probability),
+        "risk_percentile": float(percentile),
+        "risk_band": str(band),
+        "reasons": reasons,
+    }
+
+
+def check_batch(size: int, limit: int, field: str) -> None:
+    if size == 0:
+        raise RequestError(f"{field}: give at least one")
+    if size > limit:
+        raise RequestError(f"{field}: {size} items, more than the maximum of {limit} per request")
+
+
+def score_users(serving: Serving, user_ids: Sequence[str]) -> list[Result]:
+    """Known active users are scored; others report their status; unknown ids say so."""
+    rows = serving.store.lookup(list(dict.fromkeys(user_ids)))
+    by_id = rows.set_index(KEY, drop=False) if len(rows) else rows
+    active = rows[rows[STATUS] == ACTIVE] if len(rows) else rows
+    scored: dict[str, Result] = {}
+    if len(active):
+        scores = score_rows(serving.model, active)
+        for i, user_id in enumerate(active[KEY]):
+            base = _result(user_id, SCORED, serving.version)
+            scored[user_id] = _scored(
+                base, scores.probability[i], scores.percentile[i], scores.band[i], scores.reasons[i]
+            )
+    results = []
+    for user_id in user_ids:
+        if user_id in scored:
+            results.append(scored[user_id])
+        elif len(by_id) and user_id in by_id.index:
+            results.append(_result(user_id, str(by_id.loc[user_id, STATUS]), serving.version))
+        else:
+            results.append(_result(user_id, UNKNOWN, serving.version))
+    return results
+
+
+def _feature_frame(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Posted rows as model inputs: unknown names and non-finite numbers are the client's error."""
+    meta = serving.model.metadata
+    known = set(meta.input_names)
+    categorical = {info.name for info in meta.features if info.kind == "categorical"}
+    for index, row in enumerate(rows):
+        unknown = sorted(set(row) - known - {KEY})
+        if unknown:
+            raise RequestError(
+                f"rows[{index}]: unknown feature(s) {', '.join(unknown)}; "
+                "GET /model lists the features"
+            )
+        for name, value in row.items():
+            if name == KEY or value is None:
+                continue
+            if name in categorical:
+                if not isinstance(value, str):
+                    raise RequestError(f"rows[{index}].{name}: a category must be text")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise RequestError(f"rows[{index}].{name}: must be a number or null")
+            elif not math.isfinite(value):
+                raise RequestError(f"rows[{index}].{name}: {value} is not a finite number")
+    frame = pd.DataFrame(list(rows), columns=[KEY, *meta.input_names])
+    numeric = [name for name in meta.input_names if name not in categorical]
+    frame[numeric] = frame[numeric].astype("float64")
+    return frame
+
+
+def score_features(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> list[Result]:
+    frame = _feature_frame(serving, rows)
+    scores = score_rows(serving.model, frame)
+    return [
+        _scored(
+            _result(user_id if isinstance(user_id, str) else None, SCORED, serving.version),
+            scores.probability[i],
+            scores.percentile[i],
+            scores.band[i],
+            scores.reasons[i],
+        )
+        for i, user_id in enumerate(frame[KEY])
+    ]
+
+
+class RecallCache:
+    """Scores of every user in the store, computed once per (model, store) pair."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._table: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def table(self, serving: Serving) -> pd.DataFrame:
+        key = (serving.version, serving.store.version.version)
+        with self._lock:
+            if self._key != key or self._table is None:
+                rows = read_all(serving.store.version).to_pandas()
+                self._table = score_store_rows(serving.model, rows, serving.version)
+                self._key = key
+            return self._table
+
+
+def recall_list(serving: Serving, cache: RecallCache, limit: int) -> list[Result]:
+    """Most at risk first (rank 1): the users a win-back campaign starts from."""
+    table = cache.table(serving)
+    ranked = table[table["rank"].notna()].head(limit)
+    return [
+        {
+            "rank": int(row["rank"]),
+            "user_id": row["user_id"],
+            "churn_probability": float(row["churn_probability"]),
+            "risk_band": row["risk_band"],
+            "reasons": json.loads(row["reasons"]),
+            "model_version": row["model_version"],
+        }
+        for row in ranked.to_dict("records")
+    ]
+
+
+def model_info(serving: Serving, aliases: list[str]) -> Result:
+    meta = serving.model.metadata
+    return {
+        "name": serving.name,
+        "version": serving.version,
+        "aliases": aliases,
+        "train_cutoffs": [str(day) for day in meta.train_cutoffs],
+        "validation_cutoffs": [str(day) for day in meta.validation_cutoffs],
+        "test_cutoff": str(meta.test_cutoff),
+        "horizon_days": meta.horizon_days,
+        "metrics": meta.metrics,
+        "features": [
+            {"name": info.name, "unit": info.unit, "description": info.description}
+            for info in meta.features
+            if not info.derived
+        ],
+        "online_store": {
+            "version": serving.store.version.version,
+            "cutoff": serving.store.version.cutoff,
+            "users": serving.store.version.rows,
+        },
+    }

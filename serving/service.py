@@ -1,0 +1,130 @@
+"""Winback's scoring service (BentoML 1.4): `winback serve` starts it with WINBACK_CONFIG set.
+
+The champion model and the online store are loaded at start; a poller (and POST
+/admin/reload) swaps in a new champion or store without dropping requests. /readyz is 503
+until a model is loaded. Client mistakes are 400 with a message, never 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import bentoml
+from bentoml.exceptions import InvalidArgument, ServiceUnavailable
+from fastapi import FastAPI
+
+from features.config import load_config
+from features.errors import WinbackError
+from serving.auth import BearerToken
+from serving.model_source import Serving, ServingSource
+from serving.online_store import store_root
+from serving.responses import (
+    RecallCache,
+    RequestError,
+    check_batch,
+    model_info,
+    recall_list,
+    score_features,
+    score_users,
+)
+from training.tracking import resolve_store
+
+CONFIG_ENV = "WINBACK_CONFIG"
+log = logging.getLogger(__name__)
+info_app = FastAPI(title="winback-info")
+
+
+@contextmanager
+def client_errors() -> Iterator[None]:
+    """Our RequestError becomes BentoML's 400; a known server-side problem a 503 with its text."""
+    try:
+        yield
+    except RequestError as error:
+        raise InvalidArgument(str(error)) from None
+    except WinbackError as error:
+        raise ServiceUnavailable(str(error)) from None
+
+
+@bentoml.asgi_app(info_app, path="/")
+@bentoml.service(name="winback", traffic={"timeout": 30})
+class WinbackService:
+    def __init__(self) -> None:
+        self.config = load_config(Path(os.environ[CONFIG_ENV]))
+        self.source = ServingSource(
+            resolve_store(self.config), self.config.model.name, store_root(self.config)
+        )
+        self.recall_cache = RecallCache()
+        self._stop = threading.Event()
+        self._try_refresh()
+        if self.config.serving.poll_seconds > 0:
+            threading.Thread(target=self._poll, name="winback-poll", daemon=True).start()
+
+    def _try_refresh(self) -> bool:
+        try:
+            return self.source.refresh()
+        except WinbackError as error:
+            log.warning("still serving the previous model/store: %s", error)
+            return False
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.config.serving.poll_seconds):
+            self._try_refresh()
+
+    @bentoml.on_shutdown
+    def _shutdown(self) -> None:
+        self._stop.set()
+
+    def __is_ready__(self) -> bool:
+        return self.source.current is not None
+
+    def _serving(self) -> Serving:
+        current = self.source.current
+        if current is None:
+            raise ServiceUnavailable("no champion model loaded yet; see the server log")
+        return current
+
+    @bentoml.api(route="/score")
+    def score(self, user_ids: list[str]) -> dict[str, Any]:
+        """Churn risk, band, reasons for users by id (unknown ids are reported, not errors)."""
+        with client_errors():
+            check_batch(len(user_ids), self.config.serving.max_batch, "user_ids")
+            return {"results": score_users(self._serving(), user_ids)}
+
+    @bentoml.api(route="/score_features")
+    def score_features(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The same answer for posted feature rows (missing features may be null)."""
+        with client_errors():
+            check_batch(len(rows), self.config.serving.max_batch, "rows")
+            return {"results": score_features(self._serving(), rows)}
+
+    @bentoml.api(route="/recall_list")
+    def recall_list(self, limit: int = 100) -> dict[str, Any]:
+        """The users most at risk first: where a win-back campaign starts."""
+        with client_errors():
+            if not 1 <= limit <= self.config.serving.max_recall_list:
+                raise RequestError(
+                    f"limit: must be between 1 and {self.config.serving.max_recall_list}"
+                )
+            return {"results": recall_list(self._serving(), self.recall_cache, limit)}
+
+    @bentoml.api(route="/admin/reload")
+    def reload(self) -> dict[str, Any]:
+        """Look for a new champion or store now instead of at the next poll."""
+        with client_errors():
+            changed = self.source.refresh()
+            current = self._serving()
+            return {"reloaded": changed, "version": current.version}
+
+    @info_app.get("/model")
+    def model(self) -> dict[str, Any]:
+        """Name, version, aliases, training cutoffs and test metrics of the model in use."""
+        return model_info(self._serving(), self.source.aliases())
+
+
+cast(Any, WinbackService).add_asgi_middleware(BearerToken)

@@ -1,0 +1,46 @@
+"""Reasons read as sentences in the feature's unit, and follow the contributions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.spec import Feature
+from serving.reasons import sentence, top_reasons
+
+RECENCY = Feature("recency_days", "days", "Days since the last event", "recency")
+SHARE = Feature(
+    "share_visit_90d", "fraction", "Share of 'visit' in 90 days (null if none)", "engagement"
+)
+TREND = Feature(
+    "events_trend_diff_30d", "events", "Change in events, the last 30 days vs before", "trend"
+)
+PLAN = Feature("plan", "category", "User attribute 'plan'", "profile", kind="categorical")
+CATALOG = [RECENCY, SHARE, TREND, PLAN]
+
+
+def test_recency_mentions_the_usual_gap_when_known() -> None:
+    assert (
+        sentence(RECENCY, 41.2, {"gap_mean_days": 6.4})
+        == "no activity for 41 days, usually every 6"
+    )
+    assert sentence(RECENCY, 41.0, {}) == "no activity for 41 days"
+
+
+def test_units_are_spelled_out_and_fine_print_dropped() -> None:
+    assert sentence(SHARE, 0.17, {}) == "Share of 'visit' in 90 days: 17%"
+    assert sentence(TREND, -8, {}) == "change in events: down by 8 events"
+    assert sentence(PLAN, "free", {}) == "plan is free"
+    assert sentence(RECENCY, None, {}) == "Days since the last event: not known yet"
+
+
+def test_top_reasons_are_the_largest_risk_increasing_contributions() -> None:
+    contributions = np.array([[0.5, -0.2, 0.9, 0.1, -3.0], [-0.4, -0.1, -0.9, -0.2, 1.0]])
+    rows = [
+        {"recency_days": 10.0, "share_visit_90d": 0.5, "events_trend_diff_30d": -3, "plan": "pro"},
+        {"recency_days": 1.0, "share_visit_90d": 0.9, "events_trend_diff_30d": 2, "plan": "free"},
+    ]
+    first, second = top_reasons(contributions, rows, CATALOG, count=2)
+    assert [r.feature for r in first] == ["events_trend_diff_30d", "recency_days"]
+    # nothing pushes the second user's risk up: the strongest effects either way are shown
+    assert [r.feature for r in second] == ["events_trend_diff_30d", "recency_days"]
+    assert first[0].contribution == 0.9 and first[0].value == -3

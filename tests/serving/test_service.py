@@ -1,0 +1,303 @@
+"""The real service: `winback serve` as a process on a free loopback port, over HTTP.
+
+Setup is the real pipeline on a small synthetic log: validate, train (MLflow on SQLite),
+materialize the online store. Then every API, the error cases, auth, batch/service
+agreement, and a champion swap under continuous requests with zero failures.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.config import DatasetConfig, load_config
+from features.engine import DuckDBEngine
+from features.synthetic import SyntheticSpec, generate, write
+from serving.batch import score_all
+from serving.materialize import materialize
+from serving.model_source import ServingSource
+from serving.online_store import current_version, read_all, store_root
+from training.pipeline import train
+from training.registry import CHAMPION
+from training.tracking import resolve_store
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "s3cret-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(folder: Path, seed: int = 42) -> Path:
+    text = (REPO / "configs" / "demo.yaml").read_text()
+    text = text.replace("../.winback/demo/data", str(folder / "data"))
+    text = text.replace("workdir: ../.winback/demo", f"workdir: {folder / 'work'}")
+    text = text.replace(
+        "cutoffs: {start: 2025-04-01, end: 2025-11-01, step_days: 30}",
+        "cutoffs: {start: 2025-06-01, end: 2025-11-01, step_days: 30}",
+    )
+    text = text.replace(
+        "model: {name: demo-churn}",
+        f"model: {{name: svc-churn, seed: {seed}}}\nserving: {{max_batch: 50, poll_seconds: 0.5}}",
+    )
+    path = folder / f"config-{seed}.yaml"
+    path.write_text(text)
+    return path
+
+
+@dataclass
+class Server:
+    url: str
+    config: DatasetConfig
+    config_path: Path
+    process: subprocess.Popen[bytes]
+
+    def client(self, token: str | None = TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("server never became ready")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("service")
+    write(generate(SyntheticSpec(users=1500, days=330, seed=11)), folder / "data")
+    config_path = write_config(folder)
+    config = load_config(config_path)
+    engine = DuckDBEngine()
+    train(config, engine, resolve_store(config))
+    materialize(config, engine, dt_latest(config, engine))
+    port = free_port()
+    env = {**os.environ, "WINBACK_API_TOKEN": TOKEN}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = (folder / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "winback.cli", "serve", "-c", str(config_path), "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        yield Server(url, config, config_path, process)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def dt_latest(config: DatasetConfig, engine: DuckDBEngine):  # type: ignore[no-untyped-def]
+    from serving.materialize import resolve_cutoff
+
+    return resolve_cutoff("latest", config, engine)
+
+
+@pytest.fixture(scope="module")
+def store_rows(server: Server) -> pd.DataFrame:
+    return read_all(current_version(store_root(server.config))).to_pandas()
+
+
+def test_probes_and_metrics_need_no_token(server: Server) -> None:
+    with server.client(token=None) as client:
+        assert client.get("/livez").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/metrics").status_code == 200
+
+
+def test_requests_without_the_token_are_refused(server: Server) -> None:
+    with server.client(token=None) as client:
+        response = client.post("/score", json={"user_ids": ["u0000001"]})
+    assert response.status_code == 401
+    with server.client(token="wrong") as client:
+        assert client.post("/score", json={"user_ids": ["u0000001"]}).status_code == 401
+
+
+def test_score_reports_every_user_in_order_with_unknown_ids_marked(
+    server: Server, store_rows: pd.DataFrame
+) -> None:
+    active = store_rows[store_rows.status == "active"].user_id.head(3).tolist()
+    lapsed = store_rows[store_rows.status == "lapsed"].user_id.head(1).tolist()
+    asked = [*active, "no-such-user", *lapsed]
+    with server.client() as client:
+        response = client.post("/score", json={"user_ids": asked})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["user_id"] for r in results] == asked
+    assert [r["status"] for r in results] == ["scored"] * 3 + ["unknown", "lapsed"]
+    for result in results[:3]:
+        assert 0 <= result["churn_probability"] <= 1
+        assert 0 <= result["risk_percentile"] <= 100
+        assert result["risk_band"] in {"low", "medium", "high", "critical"}
+        assert len(result["reasons"]) == 3
+        assert {"feature", "value", "contribution", "sentence"} <= set(result["reasons"][0])
+        assert result["model_version"] == "1"
+    assert results[3]["churn_probability"] is None
+
+
+def test_batch_scores_equal_service_scores(server: Server, store_rows: pd.DataFrame) -> None:
+    source = ServingSource(resolve_store(server.config), "svc-churn", store_root(server.config))
+    source.refresh()
+    assert source.current is not None
+    batch = score_all(source.current).set_index("user_id")
+    sample = store_rows[store_rows.status == "active"].user_id.head(40).tolist()
+    with server.client() as client:
+        results = client.post("/score", json={"user_ids": sample}).json()["results"]
+    served = {r["user_id"]: r["churn_probability"] for r in results}
+    np.testing.assert_allclose(
+        [served[u] for u in sample], batch.loc[sample, "churn_probability"], rtol=1e-12
+    )
+
+
+def plain(value: object) -> object:
+    """A JSON-ready Python value (numpy scalars have .item(); missing becomes null)."""
+    if pd.isna(value):  # type: ignore[call-overload]
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def test_posted_features_score_the_same_in_any_column_order(
+    server: Server, store_rows: pd.DataFrame
+) -> None:
+    with server.client() as client:
+        features = [f["name"] for f in client.get("/model").json()["features"]]
+        row = store_rows[store_rows.status == "active"].iloc[0]
+        posted = {name: plain(row[name]) for name in features}
+        shuffled = dict(reversed(list(posted.items())))
+        by_id = client.post("/score", json={"user_ids": [row.user_id]}).json()["results"][0]
+        first, second = client.post("/score_features", json={"rows": [posted, shuffled]}).json()[
+            "results"
+        ]
+    assert first["churn_probability"] == second["churn_probability"]
+    assert first["churn_probability"] == pytest.approx(by_id["churn_probability"], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/score", {"user_ids": "u1"}, "user_ids"),
+        ("/score", {"user_ids": []}, "user_ids: give at least one"),
+        ("/score", {"user_ids": [f"u{i}" for i in range(51)]}, "more than the maximum of 50"),
+        ("/score", {"users": ["u1"]}, "user_ids"),
+        (
+            "/score_features",
+            {"rows": [{"recency_days": 3, "bogus": 1}]},
+            "unknown feature(s) bogus",
+        ),
+        ("/score_features", {"rows": [{"recency_days": "soon"}]}, "recency_days: must be a number"),
+        ("/recall_list", {"limit": 0}, "limit: must be between 1"),
+    ],
+)
+def test_bad_requests_get_400_naming_the_field(
+    server: Server, path: str, body: dict[str, object], fragment: str
+) -> None:
+    with server.client() as client:
+        response = client.post(path, json=body)
+    assert response.status_code == 400, response.text
+    assert fragment in response.text
+
+
+def test_nan_and_infinity_in_posted_features_are_rejected(server: Server) -> None:
+    for token in ("NaN", "Infinity"):
+        body = f'{{"rows": [{{"recency_days": {token}}}]}}'
+        with server.client() as client:
+            response = client.post(
+                "/score_features", content=body, headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code == 400, response.text
+        assert "not a finite number" in response.text
+
+
+def test_pickled_request_bodies_are_refused(server: Server) -> None:
+    with server.client() as client:
+        response = client.post(
+            "/score",
+            content=b"\x80\x04K\x01.",
+            headers={"Content-Type": "application/vnd.bentoml+pickle"},
+        )
+    assert response.status_code == 415
+
+
+def test_recall_list_starts_with_the_users_most_at_risk(server: Server) -> None:
+    with server.client() as client:
+        results = client.post("/recall_list", json={"limit": 20}).json()["results"]
+    assert [r["rank"] for r in results] == list(range(1, 21))
+    probabilities = [r["churn_probability"] for r in results]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(r["reasons"] for r in results)
+
+
+def test_model_endpoint_describes_the_champion(server: Server) -> None:
+    with server.client() as client:
+        info = client.get("/model").json()
+    assert info["name"] == "svc-churn" and info["version"] == "1"
+    assert CHAMPION in info["aliases"]
+    assert info["train_cutoffs"] and info["test_cutoff"]
+    assert "roc_auc" in str(info["metrics"])
+
+
+def test_a_new_champion_is_swapped_in_under_load_without_failed_requests(
+    server: Server, store_rows: pd.DataFrame
+) -> None:
+    users = store_rows[store_rows.status == "active"].user_id.head(5).tolist()
+    failures: list[str] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with server.client() as client:
+            while not stop.is_set():
+                response = client.post("/score", json={"user_ids": users})
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                else:
+                    versions.add(response.json()["results"][0]["model_version"])
+
+    workers = [threading.Thread(target=hammer) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        config = load_config(write_config(server.config_path.parent, seed=7))
+        store = resolve_store(config)
+        result = train(config, DuckDBEngine(), store)
+        store.client().set_registered_model_alias("svc-churn", CHAMPION, result.version)
+        with server.client() as client:
+            reload = client.post("/admin/reload", json={})
+        assert reload.status_code == 200, reload.text
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert failures == []
+    assert versions == {"1", "2"}

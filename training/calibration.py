@@ -1,0 +1,83 @@
+"""Turn booster margins into honest probabilities, fitted on the validation snapshot.
+
+Isotonic regression is flexible and always wins on the data it was fitted on, so the two
+methods are compared by cross-validated log loss within the validation snapshot; the winner
+is refitted on all of it. Both maps are strictly increasing, so ranking metrics are those
+of the booster itself. The result is stored as numbers (`CalibrationMap`), not a pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
+
+from training.errors import TrainingError
+from training.model_files import CalibrationMap, CalibrationMethod
+
+Floats = npt.NDArray[np.float64]
+FOLDS = 5
+PROBABILITY_FLOOR = 1e-3  # a calibrated model never claims certainty from a finite sample
+
+
+@dataclass(frozen=True)
+class CalibrationChoice:
+    chosen: CalibrationMap
+    cv_log_loss: dict[CalibrationMethod, float]
+
+
+def _centred_isotonic(margin: Floats, y: Floats) -> CalibrationMap:
+    """scikit-learn's isotonic fit, read off at the centre of each of its steps."""
+    steps = IsotonicRegression(
+        y_min=PROBABILITY_FLOOR, y_max=1 - PROBABILITY_FLOOR, out_of_bounds="clip"
+    ).fit(margin, y)
+    level = steps.predict(margin)
+    centres = pd.Series(margin).groupby(level).mean()
+    return CalibrationMap(
+        method="isotonic",
+        x=centres.to_numpy().tolist(),
+        y=centres.index.to_numpy().tolist(),
+        floor=PROBABILITY_FLOOR,
+    )
+
+
+def fit_map(method: CalibrationMethod, margin: Floats, y: Floats) -> CalibrationMap:
+    if method == "isotonic":
+        return _centred_isotonic(margin, y)
+    if method == "sigmoid":
+        platt = LogisticRegression(C=np.inf).fit(margin.reshape(-1, 1), y)
+        return CalibrationMap(
+            method="sigmoid", a=float(platt.coef_[0, 0]), b=float(platt.intercept_[0])
+        )
+    raise ValueError(f"unknown calibration method {method!r}")
+
+
+def _cross_validated_log_loss(
+    method: CalibrationMethod, margin: Floats, y: Floats, seed: int
+) -> float:
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    out_of_fold = np.empty_like(margin)
+    for fit_rows, held_out in folds.split(margin, y):
+        mapping = fit_map(method, margin[fit_rows], y[fit_rows])
+        out_of_fold[held_out] = mapping.apply(margin[held_out])
+    return float(log_loss(y, out_of_fold, labels=[0, 1]))
+
+
+def calibrate(
+    margin: Floats, y: Floats, methods: Sequence[CalibrationMethod], seed: int
+) -> CalibrationChoice:
+    if min(int(y.sum()), int(len(y) - y.sum())) < FOLDS:
+        raise TrainingError(
+            f"the validation snapshot needs at least {FOLDS} churned and {FOLDS} retained users "
+            "to choose a calibration"
+        )
+    losses = {method: _cross_validated_log_loss(method, margin, y, seed) for method in methods}
+    best = min(losses, key=lambda method: (losses[method], method))
+    return CalibrationChoice(chosen=fit_map(best, margin, y), cv_log_loss=losses)

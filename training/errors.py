@@ -1,0 +1,7 @@
+"""Training problems a user can fix (too few cutoffs, no labels): one line, no traceback."""
+
+from features.errors import WinbackError
+
+
+class TrainingError(WinbackError):
+    """The data or config cannot produce an honest train/validation/test split or model."""

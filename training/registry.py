@@ -1,0 +1,135 @@
+"""Registered versions and the two aliases serving and people rely on.
+
+Every trained version gets `challenger`. `champion` moves to it only when there is no
+champion yet, or when it beats the champion on ROC AUC with both re-scored on the same test
+snapshot (a champion's stored metric came from an older snapshot and proves nothing today).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from sklearn.metrics import roc_auc_score
+
+from training.errors import TrainingError
+from training.model_files import METADATA_FILE, ChurnModel, ModelInputError
+from training.tracking import TrackingStore
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+KEY_METRICS = ("model/test_roc_auc", "model/test_pr_auc", "model/test_ece")
+
+
+@dataclass(frozen=True)
+class Decision:
+    promoted: bool
+    reason: str
+    champion: str  # the champion version after the decision
+    challenger_auc: float
+    champion_auc: float | None = None  # the previous champion, re-scored
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    version: str
+    aliases: list[str]
+    run_id: str | None
+    created: pd.Timestamp
+    metrics: dict[str, float]
+
+
+def champion_version(store: TrackingStore, name: str) -> str | None:
+    try:
+        return str(store.client().get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def _model_dir(root: Path) -> Path:
+    """The folder holding the two model files inside a downloaded MLflow model."""
+    found = next(root.rglob(METADATA_FILE), None)
+    if found is None:
+        raise FileNotFoundError(f"no {METADATA_FILE} in the downloaded model at {root}")
+    return found.parent
+
+
+def load_version(store: TrackingStore, name: str, version: str) -> ChurnModel:
+    with tempfile.TemporaryDirectory() as folder:
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=folder, tracking_uri=store.uri
+        )
+        return ChurnModel.load(_model_dir(Path(folder)))
+
+
+def decide(
+    store: TrackingStore,
+    name: str,
+    version: str,
+    challenger: ChurnModel,
+    test: pd.DataFrame,
+    y: np.ndarray,
+    margin: float,
+) -> Decision:
+    """Give `version` the challenger alias, and the champion alias if it earns it."""
+    client = store.client()
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    challenger_auc = float(roc_auc_score(y, challenger.predict_proba(test)))
+    current = champion_version(store, name)
+    if current is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return Decision(True, "no champion yet", version, challenger_auc)
+    try:
+        champion_auc = float(
+            roc_auc_score(y, load_version(store, name, current).predict_proba(test))
+        )
+    except ModelInputError as error:
+        reason = f"champion v{current} cannot score today's snapshot ({error}); promote by hand"
+        return Decision(False, reason, current, challenger_auc)
+    gain = challenger_auc - champion_auc
+    if gain > margin:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        reason = f"ROC AUC {challenger_auc:.4f} beats champion v{current} ({champion_auc:.4f})"
+        return Decision(True, reason, version, challenger_auc, champion_auc)
+    reason = (
+        f"ROC AUC {challenger_auc:.4f} vs champion v{current} {champion_auc:.4f}: "
+        f"gain {gain:+.4f} is not above the margin {margin:.4f}"
+    )
+    return Decision(False, reason, current, challenger_auc, champion_auc)
+
+
+def promote(store: TrackingStore, name: str, version: str) -> None:
+    """Move champion by hand (e.g. a rollback); the version must exist."""
+    client = store.client()
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise TrainingError(f"{name} has no version {version}: see winback models") from None
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def versions(store: TrackingStore, name: str) -> list[VersionSummary]:
+    """Newest first, with aliases and the key test metrics of the run that made each."""
+    client = store.client()
+    found = client.search_model_versions(f"name = '{name}'")
+    summaries = []
+    for item in sorted(found, key=lambda v: int(v.version), reverse=True):
+        metrics: dict[str, float] = {}
+        if item.run_id:
+            logged = client.get_run(item.run_id).data.metrics
+            metrics = {key: logged[key] for key in KEY_METRICS if key in logged}
+        summaries.append(
+            VersionSummary(
+                version=str(item.version),
+                aliases=sorted(item.aliases),
+                run_id=item.run_id,
+                created=pd.Timestamp(item.creation_timestamp, unit="ms"),
+                metrics=metrics,
+            )
+        )
+    return summaries

@@ -1,0 +1,55 @@
+"""Which cutoffs train, validate and test a model, so that no label peeks past the next stage.
+
+A label at cutoff T looks at [T, T + horizon). Training labels must be fully known by the
+first validation cutoff, and validation labels by the test cutoff: the model is then judged
+as it would have been on the test date, with nothing from after that date in its fitting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from training.errors import TrainingError
+
+
+@dataclass(frozen=True)
+class TemporalSplit:
+    train: tuple[dt.date, ...]
+    validation: tuple[dt.date, ...]
+    test: dt.date
+
+    def role(self, cutoff: dt.date) -> str | None:
+        if cutoff == self.test:
+            return "test"
+        if cutoff in self.validation:
+            return "validation"
+        return "train" if cutoff in self.train else None
+
+
+def temporal_split(
+    labelled: Sequence[dt.date], horizon_days: int, validation_cutoffs: int = 1
+) -> TemporalSplit:
+    """Test on the last labelled cutoff; validate on the latest ones whose label window ends
+    by the test cutoff; train on those whose window ends by the first validation cutoff."""
+    cutoffs = sorted(set(labelled))
+    if not cutoffs:
+        raise TrainingError("no cutoff has labels: is the log long enough for the horizon?")
+    horizon = dt.timedelta(days=horizon_days)
+    test = cutoffs[-1]
+    before_test = [cutoff for cutoff in cutoffs if cutoff + horizon <= test]
+    if len(before_test) < validation_cutoffs:
+        raise TrainingError(
+            f"the test cutoff {test} leaves {len(before_test)} cutoff(s) whose {horizon_days}-day "
+            f"label window ends by then; {validation_cutoffs} are needed for validation "
+            "(add earlier cutoffs or shorten the horizon)"
+        )
+    validation = tuple(before_test[-validation_cutoffs:])
+    train = tuple(cutoff for cutoff in cutoffs if cutoff + horizon <= validation[0])
+    if not train:
+        raise TrainingError(
+            f"no cutoff's {horizon_days}-day label window ends by the first validation cutoff "
+            f"{validation[0]} (test {test}): add earlier cutoffs or shorten the horizon"
+        )
+    return TemporalSplit(train=train, validation=validation, test=test)

@@ -1,0 +1,90 @@
+"""Where runs are recorded. Embedded default: SQLite and artifacts in the workdir; a tracking
+server when MLFLOW_TRACKING_URI says so. Chosen and set by the caller at run time, never on
+import, so tests and services decide where their runs go."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from features.config import DatasetConfig
+
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+DATABASE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+
+
+@dataclass(frozen=True)
+class TrackingStore:
+    uri: str
+    artifact_location: str | None  # None: the server (or MLflow) decides
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+
+def resolve_store(config: DatasetConfig, environ: Mapping[str, str] = os.environ) -> TrackingStore:
+    """MLFLOW_TRACKING_URI wins; else SQLite in the workdir, artifacts beside it."""
+    uri = environ.get(TRACKING_ENV)
+    if uri:
+        return TrackingStore(uri=uri, artifact_location=None)
+    workdir = config.workdir_path.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    return TrackingStore(
+        uri=f"sqlite:///{workdir / DATABASE_FILE}",
+        artifact_location=(workdir / ARTIFACTS_DIR).as_uri(),
+    )
+
+
+def use(store: TrackingStore) -> None:
+    """Point MLflow's fluent API (runs, model logging) at the store."""
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
+
+
+def experiment_id(store: TrackingStore, name: str) -> str:
+    """The experiment named after the model; created on first use, also when two runs race."""
+    client = store.client()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    try:
+        return str(client.create_experiment(name, artifact_location=store.artifact_location))
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return str(found.experiment_id)
+
+
+def git_commit(start: Path) -> str | None:
+    """The checked-out commit, read from .git without running git (None outside a checkout)."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        git = folder / ".git"
+        if git.is_file():  # a worktree: ".git" names the real git directory
+            git = Path(git.read_text().split(":", 1)[1].strip())
+        if not git.is_dir():
+            continue
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head
+        ref = head.split(":", 1)[1].strip()
+        common = git / "commondir"  # worktrees keep their refs in the main git directory
+        if common.is_file():
+            git = (git / common.read_text().strip()).resolve()
+        loose = git / ref
+        if loose.is_file():
+            return loose.read_text().strip()
+        packed = git / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(f" {ref}"):
+                    return line.split()[0]
+        return None
+    return None
