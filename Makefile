@@ -24,15 +24,24 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
 demo: install
+	@echo "== synthetic app log: generate, validate, train, serve the store, score, recall"
 	$(BIN)/winback generate --users 5000 --days 365 --seed 7 --out $(DEMO_DIR)/data
 	$(BIN)/winback validate --config configs/demo.yaml
-	$(BIN)/winback features build --config configs/demo.yaml --out $(DEMO_DIR)/snapshots.parquet
+	$(BIN)/winback train --config configs/demo.yaml
+	$(BIN)/winback materialize --config configs/demo.yaml
+	$(BIN)/winback score --config configs/demo.yaml --out $(DEMO_DIR)/scores.parquet
+	$(BIN)/winback recall --config configs/demo.yaml --policy configs/recall.yaml \
+	  --scores $(DEMO_DIR)/scores.parquet --out $(DEMO_DIR)/recall.csv
+	@echo "== CDNOW purchase log: validate, train"
 	$(BIN)/winback validate --config configs/cdnow.yaml
-	$(BIN)/winback features build --config configs/cdnow.yaml --out .winback/cdnow/snapshots.parquet
+	$(BIN)/winback train --config configs/cdnow.yaml
+	$(BIN)/winback models --config configs/cdnow.yaml
 	@echo
 	@echo "Results:"
-	@echo "  synthetic: $(DEMO_DIR)/data (generated log), $(DEMO_DIR)/snapshots.parquet"
-	@echo "  CDNOW:     .winback/cdnow/data/events.parquet, .winback/cdnow/snapshots.parquet"
+	@echo "  synthetic: $(DEMO_DIR)/scores.parquet (every user scored), $(DEMO_DIR)/recall.csv (recall list)"
+	@echo "  models:    MLflow at .winback/{demo,cdnow}/mlflow.db; browse with"
+	@echo "             $(BIN)/mlflow ui --backend-store-uri sqlite:///.winback/cdnow/mlflow.db"
+	@echo "  serve:     $(BIN)/winback serve --config configs/demo.yaml --port 3000"
 	@echo "  validation summaries: .winback/*/validation.json, quarantine: .winback/*/quarantine/"
 
 lint: install
