@@ -30,7 +30,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _resolve(value: str, info: ValidationInfo) -> str:
+def resolve_path(value: str, info: ValidationInfo) -> str:
     """Relative paths are relative to the config file's folder, so configs work from anywhere."""
     base = (info.context or {}).get("base_dir")
     path = Path(os.path.expanduser(value))
@@ -65,7 +65,7 @@ class FileSource(Strict):
     ts_format: str | None = Field(None, description="strftime format; ISO-8601 when unset")
     timezone: str = Field("UTC", description="Zone of timestamps written without an offset")
 
-    _resolve_path = field_validator("path")(_resolve)
+    _resolve_path = field_validator("path")(resolve_path)
 
 
 class EventSource(FileSource):
@@ -253,7 +253,7 @@ class DatasetConfig(Strict):
     model: ModelConfig
     serving: ServingConfig = Field(default_factory=ServingConfig)
 
-    _resolve_workdir = field_validator("workdir")(_resolve)
+    _resolve_workdir = field_validator("workdir")(resolve_path)
 
     @property
     def workdir_path(self) -> Path:
@@ -264,7 +264,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def _describe(error: ValidationError, source: Path) -> str:
+def describe_errors(error: ValidationError, source: Path) -> str:
     lines = []
     for item in error.errors():
         got = item.get("input")
@@ -282,7 +282,7 @@ def parse_config(data: Any, source: Path) -> DatasetConfig:
             data, context={"base_dir": str(source.resolve().parent)}
         )
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        raise ConfigError(describe_errors(error, source)) from None
 
 
 def load_config(path: str | Path) -> DatasetConfig:

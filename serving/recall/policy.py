@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from features.config import Strict, _describe, _resolve
+from features.config import Strict, describe_errors, resolve_path
 from features.errors import ConfigError
 
 ContactChannel = Literal["email", "sms", "push", "in_app"]
@@ -205,7 +205,7 @@ class RecallPolicy(Strict):
     @field_validator("contact_history", "opt_outs")
     @classmethod
     def _relative_to_policy(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _resolve(value, info)
+        return None if value is None else resolve_path(value, info)
 
     @field_validator("tiers")
     @classmethod
@@ -259,7 +259,7 @@ def parse_policy(data: Any, source: Path) -> RecallPolicy:
     try:
         return RecallPolicy.model_validate(data, context={"base_dir": str(source.resolve().parent)})
     except ValidationError as error:
-        raise ConfigError(_describe(error, source)) from None
+        raise ConfigError(describe_errors(error, source)) from None
 
 
 def read_policy_text(path: Path) -> str:
