@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import bench_features
+from benchmarks import bench_features, bench_generator
 
-BENCHMARKS: dict[str, Callable[..., int]] = {"features": bench_features.main}
+BENCHMARKS: dict[str, Callable[..., int]] = {
+    "features": bench_features.main,
+    "generator": bench_generator.main,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

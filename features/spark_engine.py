@@ -127,8 +127,10 @@ def _source_names(frame: DataFrame, files: list[str]) -> Column:
     for uri in frame.inputFiles():
         parts = urlparse(uri)
         name = by_path.get(unquote(parts.path), uri)
-        # Rows carry the short form (file:/a) of a listed URI (file:///a).
-        for form in {uri, f"{parts.scheme}:{parts.path}" if not parts.netloc else uri}:
+        forms = {uri}
+        if not parts.netloc:  # rows carry the short form (file:/a) of a listed file:///a
+            forms.add(f"{parts.scheme}:{parts.path}")
+        for form in forms:
             pairs += [F.lit(form), F.lit(name)]
     uri_column = F.col("_metadata.file_path")
     return F.coalesce(F.try_element_at(F.create_map(*pairs), uri_column), uri_column)

@@ -243,10 +243,17 @@ def _draw_events(spec: SyntheticSpec, users: _Users, rng: np.random.Generator) -
     gap = np.floor(rng.exponential(GAP_MEAN_SECONDS, size=n_events)) + 1
     elapsed = np.cumsum(np.where(position > 0, gap, 0.0)).astype(np.int64)
     offset = elapsed - np.repeat(elapsed[session_first], per_session)
-    ts = np.minimum(
-        np.repeat(session_start, per_session) + offset,
-        np.repeat(users.leave[session_user] - 1, per_session),
-    )
+    planned = np.repeat(session_start, per_session) + offset
+    cut = np.repeat(users.leave[session_user] - 1, per_session)
+    # A session cut short by the user leaving (or the log ending) keeps one event at the
+    # cut, not several identical ones that validation would rightly call duplicates.
+    beyond = planned > cut
+    keep = ~(beyond & np.r_[False, beyond[:-1]] & (position > 0))
+    session_of_event = np.repeat(np.arange(n_sessions), per_session)
+    per_session = np.bincount(session_of_event[keep], minlength=n_sessions)
+    position = position[keep]
+    ts = np.minimum(planned, cut)[keep]
+    n_events = int(per_session.sum())
 
     event_arch = np.repeat(session_arch, per_session)
     code = np.where(position > 0, 1 + _pick(rng, ARCH_MIX, event_arch), VISIT)

@@ -239,3 +239,9 @@ def test_invariants_hold_for_any_small_spec(
     fade_share = min(fade_share, 1.0 - cancel_share)
     spec = SyntheticSpec(users, days, seed, start, cancel_share, fade_share)
     assert_log_invariants(generate(spec), spec)
+
+
+def test_sessions_cut_at_the_end_leave_no_exact_duplicate_events() -> None:
+    """Many busy users over two days: plenty of sessions run past the end of the log."""
+    log = generate(SyntheticSpec(users=3000, days=2, seed=5, cancel_share=0.0, fade_share=0.0))
+    assert not log.events.duplicated().any()
