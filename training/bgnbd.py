@@ -25,6 +25,8 @@ FREQUENCY, RECENCY, TENURE = "active_days_total", "recency_days", "tenure_days"
 INPUTS = (FREQUENCY, RECENCY, TENURE)
 ALIVE = "bgnbd_alive_probability"
 SILENT = "bgnbd_silent_probability"
+DAY_DECIMALS = 6  # snapshot days carry float noise from parallel sums; the fit must not see it
+PARAM_DIGITS = 6  # significant digits kept, so one snapshot always gives the same parameters
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,9 @@ def _history(frame: pd.DataFrame) -> _History:
     missing = [name for name in INPUTS if name not in frame.columns]
     if missing:
         raise TrainingError(f"BG/NBD needs the snapshot columns {missing}")
-    age = frame[TENURE].to_numpy("float64")
+    age = frame[TENURE].to_numpy("float64").round(DAY_DECIMALS)
     x = np.maximum(frame[FREQUENCY].to_numpy("float64") - 1.0, 0.0)
-    t_x = np.clip(age - frame[RECENCY].to_numpy("float64"), 0.0, age)
+    t_x = np.clip(age - frame[RECENCY].to_numpy("float64").round(DAY_DECIMALS), 0.0, age)
     return _History(x=x, t_x=t_x, age=age)
 
 
@@ -99,7 +101,7 @@ def fit(frame: pd.DataFrame) -> BgNbdParams:
     )
     if not np.isfinite(result.fun):
         raise TrainingError("BG/NBD fit did not converge: set model.probability_alive: false")
-    r, alpha, a, b = (float(value) for value in np.exp(result.x))
+    r, alpha, a, b = (float(f"{value:.{PARAM_DIGITS}g}") for value in np.exp(result.x))
     return BgNbdParams(r=r, alpha=alpha, a=a, b=b)
 
 

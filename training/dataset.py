@@ -6,7 +6,6 @@ BG/NBD fit is the exception, as it describes every user known at the last traini
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from training.errors import TrainingError
 from training.lgbm import Design, Floats
 from training.model_files import FeatureInfo, add_derived, encode
 from training.split import TemporalSplit, temporal_split
+
+FINGERPRINT_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -114,24 +115,19 @@ def balanced_weights(frame: pd.DataFrame) -> Floats:
 
 
 def fingerprint(data: TrainingData) -> dict[str, object]:
-    """Rows and churners per cutoff, and a hash of every labelled row the model saw."""
+    """Rows and churners per cutoff, and a hash of every labelled row the model saw.
+
+    Floats are rounded first: DuckDB sums floats in parallel, so the last bits of a value
+    can differ between two builds of the same snapshot.
+    """
     digest = hashlib.sha256()
     rows: dict[str, dict[str, int | str]] = {}
-    for role, frame in (
-        ("train", data.train),
-        ("validation", data.validation),
-        ("test", data.test),
-    ):
+    stages = (("train", data.train), ("validation", data.validation), ("test", data.test))
+    for role, frame in stages:
         ordered = frame.sort_values(["user_id", CUTOFF], kind="stable")
-        digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+        rounded = ordered.round(FINGERPRINT_DECIMALS)
+        digest.update(pd.util.hash_pandas_object(rounded, index=False).to_numpy().tobytes())
         for cutoff, group in frame.groupby(CUTOFF):
-            rows[str(cutoff)] = {
-                "role": role,
-                "rows": len(group),
-                "churned": int(group[LABEL].sum()),
-            }
+            churned = int(group[LABEL].sum())
+            rows[str(cutoff)] = {"role": role, "rows": len(group), "churned": churned}
     return {"sha256": digest.hexdigest(), "cutoffs": rows}
-
-
-def cutoff_dates(values: Sequence[dt.date]) -> list[str]:
-    return [value.isoformat() for value in values]

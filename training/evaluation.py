@@ -15,22 +15,24 @@ from training.metrics import Metrics, evaluate
 from training.model_files import ChurnModel, encode
 
 MODEL = "model"
-SCORERS = (MODEL, baselines.RFM_LOGREG, baselines.RECENCY_RULE)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     test: dict[str, Metrics]  # scorer -> metrics on the test snapshot
     validation: Metrics  # the model on its validation snapshot (calibrated in-sample)
-    test_probability: Floats
-    test_margin: Floats
+    scores: dict[str, Floats]  # scorer -> scores of the test rows
+    test_margin: Floats  # the model's raw margin on the test rows
+
+    @property
+    def test_probability(self) -> Floats:
+        return self.scores[MODEL]
 
 
 def evaluate_all(data: TrainingData, model: ChurnModel, rfm: Pipeline) -> Evaluation:
     y = labels(data.test)
-    probability = model.predict_proba(data.test)
     scores = {
-        MODEL: probability,
+        MODEL: model.predict_proba(data.test),
         baselines.RFM_LOGREG: baselines.rfm_logreg_scores(rfm, data.test),
         baselines.RECENCY_RULE: baselines.recency_rule(data.test),
     }
@@ -41,45 +43,29 @@ def evaluate_all(data: TrainingData, model: ChurnModel, rfm: Pipeline) -> Evalua
     validation = evaluate(
         labels(data.validation), model.predict_proba(data.validation), is_probability=True
     )
-    return Evaluation(
-        test=test,
-        validation=validation,
-        test_probability=probability,
-        test_margin=model.margin(data.test),
-    )
+    return Evaluation(test, validation, scores, model.margin(data.test))
 
 
 def draw(
-    data: TrainingData,
-    model: ChurnModel,
-    rfm: Pipeline,
-    evaluation: Evaluation,
-    folder: Path,
-    seed: int,
+    data: TrainingData, model: ChurnModel, evaluation: Evaluation, folder: Path, seed: int
 ) -> list[Path]:
     """ROC, PR, reliability, gains/lift, importance and contributions, as PNG files."""
     folder.mkdir(parents=True, exist_ok=True)
     y = labels(data.test)
-    rfm_score = baselines.rfm_logreg_scores(rfm, data.test)
-    ranking = {
-        MODEL: evaluation.test_probability,
-        baselines.RFM_LOGREG: rfm_score,
-        baselines.RECENCY_RULE: baselines.recency_rule(data.test),
-    }
-    uncalibrated = 1.0 / (1.0 + np.exp(-evaluation.test_margin))
+    scores = evaluation.scores
     probabilities = {
-        MODEL: evaluation.test_probability,
-        f"{MODEL} (uncalibrated)": uncalibrated,
-        baselines.RFM_LOGREG: rfm_score,
+        MODEL: scores[MODEL],
+        f"{MODEL} (uncalibrated)": 1.0 / (1.0 + np.exp(-evaluation.test_margin)),
+        baselines.RFM_LOGREG: scores[baselines.RFM_LOGREG],
     }
     names = [info.name for info in model.metadata.features]
     gain = np.asarray(model.booster.feature_importance(importance_type="gain"), dtype="float64")
     values = encode(model.inputs(data.test), model.metadata.features)
     return [
-        plots.roc(y, ranking, folder / "roc.png"),
-        plots.precision_recall(y, ranking, folder / "precision_recall.png"),
+        plots.roc(y, scores, folder / "roc.png"),
+        plots.precision_recall(y, scores, folder / "precision_recall.png"),
         plots.reliability(y, probabilities, folder / "calibration.png"),
-        plots.gains(y, ranking, folder / "gains_lift.png"),
+        plots.gains(y, scores, folder / "gains_lift.png"),
         plots.importance(names, gain, folder / "importance_gain.png"),
         plots.contributions(
             names, model.contributions(data.test), values, folder / "contributions.png", seed

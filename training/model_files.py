@@ -142,7 +142,8 @@ def _numeric(column: pd.Series) -> Floats:
 
 def _codes(column: pd.Series, levels: Sequence[str]) -> Floats:
     """Position in the training levels; unseen or missing values are NaN (LightGBM: missing)."""
-    codes = pd.Categorical(column.astype("object"), categories=list(levels)).codes
+    text = column.astype("object").map(lambda value: None if pd.isna(value) else str(value))
+    codes = pd.Categorical(text, categories=list(levels)).codes
     return np.where(codes < 0, np.nan, codes).astype("float64")
 
 

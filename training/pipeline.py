@@ -26,10 +26,11 @@ from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
 from training import baselines, dataset, lgbm, pyfunc_model, tracking
-from training.calibration import CalibrationChoice, calibrate
-from training.dataset import TrainingData, balanced_weights, labels
+from training.calibration import CalibrationChoice
+from training.dataset import TrainingData, labels
 from training.evaluation import Evaluation, draw, evaluate_all
-from training.model_files import ChurnModel, ModelMetadata
+from training.fitting import FittedModel, fit_model
+from training.model_files import ChurnModel
 from training.registry import Decision, decide
 from training.tracking import TrackingStore
 
@@ -52,44 +53,6 @@ class TrainingResult:
     decision: Decision
     tracking_uri: str
     artifact_uri: str
-
-
-def _booster_and_calibration(
-    config: DatasetConfig, data: TrainingData
-) -> tuple[lgbm.Fitted, CalibrationChoice]:
-    model = config.model
-    balanced = model.imbalance == "balanced"
-    fitted = lgbm.fit(
-        data.design(data.train, balanced_weights(data.train) if balanced else None),
-        data.design(data.validation, balanced_weights(data.validation) if balanced else None),
-        data.feature_names,
-        data.categorical,
-        model.lightgbm,
-        model.seed,
-    )
-    validation = data.design(data.validation)
-    margin = np.asarray(fitted.booster.predict(validation.x, raw_score=True), dtype="float64")
-    return fitted, calibrate(margin, validation.y, model.calibration, model.seed)
-
-
-def _metadata(
-    config: DatasetConfig, data: TrainingData, fitted: lgbm.Fitted, choice: CalibrationChoice
-) -> ModelMetadata:
-    split = data.split
-    return ModelMetadata(
-        name=config.model.name,
-        dataset=config.name,
-        horizon_days=config.churn.horizon_days,
-        features=data.features,
-        calibration=choice.chosen,
-        reference_scores=[],
-        bgnbd=data.bgnbd,
-        train_cutoffs=list(split.train),
-        validation_cutoffs=list(split.validation),
-        test_cutoff=split.test,
-        best_iteration=fitted.best_iteration,
-        seed=config.model.seed,
-    )
 
 
 def _with_results(model: ChurnModel, evaluation: Evaluation) -> ChurnModel:
@@ -161,12 +124,39 @@ def _log_model(model: ChurnModel, data: TrainingData, folder: Path) -> ModelInfo
     )
 
 
+def _log_run(
+    config: DatasetConfig,
+    data: TrainingData,
+    fitted: FittedModel,
+    evaluation: Evaluation,
+    plots: list[Path],
+    store: TrackingStore,
+    run_id: str,
+) -> None:
+    """Params, metrics (with the validation curve), config, data fingerprint and plots."""
+    mlflow.log_params(_params(config, data, fitted.calibration))
+    mlflow.log_metrics(_metrics(evaluation, fitted.boosting, fitted.calibration))
+    curve = [
+        Metric("model/validation_curve_log_loss", loss, 0, step)
+        for step, loss in enumerate(fitted.boosting.validation_loss, start=1)
+    ]
+    store.client().log_batch(run_id, metrics=curve)
+    fingerprint = dataset.fingerprint(data)
+    commit = tracking.git_commit(Path(__file__).parent)
+    mlflow.set_tags({"git_commit": commit or "unknown", "data_sha256": fingerprint["sha256"]})
+    mlflow.log_dict(config.model_dump(mode="json"), "config.yaml")
+    mlflow.log_dict(fingerprint, "data_fingerprint.json")
+    for path in plots:
+        mlflow.log_artifact(str(path), "plots")
+
+
 def train(
     config: DatasetConfig,
     engine: Engine,
     store: TrackingStore,
     progress: Progress | None = None,
 ) -> TrainingResult:
+    """One MLflow run and one registered version; `store` is where both go."""
     say = progress or (lambda _message: None)
     tracking.use(store)
     experiment = tracking.experiment_id(store, config.model.name)
@@ -180,13 +170,12 @@ def train(
         f"[2/{STEPS}] training LightGBM on {len(data.train):,} rows, "
         f"validating on {len(data.validation):,}"
     )
-    fitted, choice = _booster_and_calibration(config, data)
-    model = ChurnModel(fitted.booster, _metadata(config, data, fitted, choice))
+    fitted = fit_model(config, data)
 
     say(f"[3/{STEPS}] fitting baselines and scoring the test snapshot ({data.split.test})")
     rfm = baselines.fit_rfm_logreg(data.train, labels(data.train))
-    evaluation = evaluate_all(data, model, rfm)
-    model = _with_results(model, evaluation)
+    evaluation = evaluate_all(data, fitted.model, rfm)
+    model = _with_results(fitted.model, evaluation)
 
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -194,51 +183,29 @@ def train(
     ):
         folder = Path(scratch)
         say(f"[4/{STEPS}] drawing plots")
-        plot_files = draw(data, model, rfm, evaluation, folder / "plots", config.model.seed)
+        plots = draw(data, model, evaluation, folder / "plots", config.model.seed)
 
         say(f"[5/{STEPS}] logging run {run.info.run_id}")
-        mlflow.log_params(_params(config, data, choice))
-        mlflow.log_metrics(_metrics(evaluation, fitted, choice))
-        curve = [
-            Metric("model/validation_curve_log_loss", loss, 0, step)
-            for step, loss in enumerate(fitted.validation_loss, start=1)
-        ]
-        store.client().log_batch(run.info.run_id, metrics=curve)
-        commit = tracking.git_commit(Path(__file__).parent)
-        mlflow.set_tags(
-            {"git_commit": commit or "unknown", "data_sha256": dataset.fingerprint(data)["sha256"]}
-        )
-        mlflow.log_dict(config.model_dump(mode="json"), "config.yaml")
-        mlflow.log_dict(dataset.fingerprint(data), "data_fingerprint.json")
-        for path in plot_files:
-            mlflow.log_artifact(str(path), "plots")
+        _log_run(config, data, fitted, evaluation, plots, store, run.info.run_id)
 
         say(f"[6/{STEPS}] logging and registering the model as {config.model.name}")
-        info = _log_model(model, data, folder)
-        version = str(info.registered_model_version)
+        version = str(_log_model(model, data, folder).registered_model_version)
 
         say(f"[7/{STEPS}] comparing with the champion on {data.split.test}")
-        decision = decide(
-            store,
-            config.model.name,
-            version,
-            model,
-            data.test,
-            labels(data.test),
-            config.model.promotion.min_auc_gain,
-        )
+        y = labels(data.test)
+        margin = config.model.promotion.min_auc_gain
+        decision = decide(store, config.model.name, version, model, data.test, y, margin)
         mlflow.set_tags({"champion_decision": decision.reason, "promoted": str(decision.promoted)})
-        artifact_uri = run.info.artifact_uri or ""
     return TrainingResult(
         run_id=run.info.run_id,
         experiment_id=experiment,
         model_name=config.model.name,
         version=version,
         data=data,
-        best_iteration=fitted.best_iteration,
-        calibration=choice,
+        best_iteration=fitted.boosting.best_iteration,
+        calibration=fitted.calibration,
         evaluation=evaluation,
         decision=decision,
         tracking_uri=store.uri,
-        artifact_uri=artifact_uri,
+        artifact_uri=run.info.artifact_uri or "",
     )

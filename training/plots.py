@@ -96,39 +96,36 @@ def importance(names: Sequence[str], gain: Floats, path: Path) -> Path:
     return _save(figure, path)
 
 
+def _value_ranks(values: Floats) -> Floats:
+    """Each column's values as ranks in [0, 1] (NaN stays NaN), so colours compare across units."""
+    ranks = np.full(values.shape, np.nan)
+    for column in range(values.shape[1]):
+        known = ~np.isnan(values[:, column])
+        if known.any():
+            order = values[known, column].argsort().argsort()
+            ranks[known, column] = order / max(known.sum() - 1, 1)
+    return ranks
+
+
 def contributions(
     names: Sequence[str], contribution: Floats, values: Floats, path: Path, seed: int
 ) -> Path:
     """SHAP-style summary from LightGBM's exact contributions: one dot per user and feature,
-    placed by its push on the margin and coloured by the feature's value (rank within feature)."""
-    rows = np.random.default_rng(seed).permutation(len(contribution))[:CONTRIBUTION_ROWS]
-    contribution, values = contribution[rows, : len(names)], values[rows]
-    order = np.argsort(np.abs(contribution).mean(axis=0))[-TOP_FEATURES:]
+    placed by its push on the margin and coloured by the feature's value (grey: missing)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(contribution))[:CONTRIBUTION_ROWS]
+    order = np.argsort(np.abs(contribution[rows, : len(names)]).mean(axis=0))[-TOP_FEATURES:]
+    pushes = contribution[rows][:, order]
+    colours = _value_ranks(values[rows][:, order])
+    heights = np.arange(len(order)) + rng.uniform(-0.3, 0.3, pushes.shape)
+    known = ~np.isnan(colours)
     figure, axes = _axes("Per-user contributions (test snapshot)", width=8, height=7)
-    jitter = np.random.default_rng(seed).uniform(-0.3, 0.3, len(rows))
-    points = None
-    for position, feature in enumerate(order):
-        column = values[:, feature]
-        known = ~np.isnan(column)
-        colour = np.full(len(column), np.nan)
-        if known.any():
-            ranks = column[known].argsort().argsort()
-            colour[known] = ranks / max(known.sum() - 1, 1)
-        axes.scatter(
-            contribution[~known, feature], position + jitter[~known], s=4, color="lightgrey"
-        )
-        points = axes.scatter(
-            contribution[known, feature],
-            position + jitter[known],
-            s=4,
-            c=colour[known],
-            cmap="coolwarm",
-            vmin=0,
-            vmax=1,
-        )
+    axes.scatter(pushes[~known], heights[~known], s=4, color="lightgrey")
+    points = axes.scatter(
+        pushes[known], heights[known], s=4, c=colours[known], cmap="coolwarm", vmin=0, vmax=1
+    )
     axes.axvline(0.0, color="grey", linewidth=0.8)
     axes.set_yticks(range(len(order)), [names[i] for i in order])
     axes.set(xlabel="Contribution to churn log-odds (positive: more risk)")
-    if points is not None:
-        figure.colorbar(points, ax=axes, label="Feature value (low to high rank; grey: missing)")
+    figure.colorbar(points, ax=axes, label="Feature value, low to high (rank)")
     return _save(figure, path)

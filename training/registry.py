@@ -88,7 +88,7 @@ def decide(
         champion_auc = float(
             roc_auc_score(y, load_version(store, name, current).predict_proba(test))
         )
-    except ModelInputError as error:
+    except (ModelInputError, ValueError, OSError) as error:
         reason = f"champion v{current} cannot score today's snapshot ({error}); promote by hand"
         return Decision(False, reason, current, challenger_auc)
     gain = challenger_auc - champion_auc
@@ -117,6 +117,11 @@ def versions(store: TrackingStore, name: str) -> list[VersionSummary]:
     """Newest first, with aliases and the key test metrics of the run that made each."""
     client = store.client()
     found = client.search_model_versions(f"name = '{name}'")
+    if not found:
+        return []
+    by_version: dict[str, list[str]] = {}  # search results leave aliases out; the model has them
+    for alias, version in client.get_registered_model(name).aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
     summaries = []
     for item in sorted(found, key=lambda v: int(v.version), reverse=True):
         metrics: dict[str, float] = {}
@@ -126,7 +131,7 @@ def versions(store: TrackingStore, name: str) -> list[VersionSummary]:
         summaries.append(
             VersionSummary(
                 version=str(item.version),
-                aliases=sorted(item.aliases),
+                aliases=sorted(by_version.get(str(item.version), [])),
                 run_id=item.run_id,
                 created=pd.Timestamp(item.creation_timestamp, unit="ms"),
                 metrics=metrics,

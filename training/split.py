@@ -20,13 +20,6 @@ class TemporalSplit:
     validation: tuple[dt.date, ...]
     test: dt.date
 
-    def role(self, cutoff: dt.date) -> str | None:
-        if cutoff == self.test:
-            return "test"
-        if cutoff in self.validation:
-            return "validation"
-        return "train" if cutoff in self.train else None
-
 
 def temporal_split(
     labelled: Sequence[dt.date], horizon_days: int, validation_cutoffs: int = 1

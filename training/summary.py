@@ -27,13 +27,15 @@ def _number(value: float | None) -> str:
 
 
 def metrics_table(result: TrainingResult) -> Table:
+    """One column per scorer, so the table stays narrow however many metrics there are."""
     test = result.data.split.test
+    scores = result.evaluation.test
     table = Table(title=f"Test snapshot {test} ({len(result.data.test):,} active users)")
-    table.add_column("scorer", style="bold")
+    table.add_column("metric", style="bold")
+    for scorer in scores:
+        table.add_column(scorer, justify="right", no_wrap=True)
     for name in METRICS:
-        table.add_column(HEADERS[name], justify="right")
-    for scorer, metrics in result.evaluation.test.items():
-        table.add_row(scorer, *(_number(metrics[name]) for name in METRICS))
+        table.add_row(HEADERS[name], *(_number(metrics[name]) for metrics in scores.values()))
     return table
 
 

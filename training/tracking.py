@@ -4,8 +4,10 @@ import, so tests and services decide where their runs go."""
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from features.config import DatasetConfig
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
+SQLITE_PREFIX = "sqlite:///"
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,36 @@ class TrackingStore:
 
 
 def resolve_store(config: DatasetConfig, environ: Mapping[str, str] = os.environ) -> TrackingStore:
-    """MLFLOW_TRACKING_URI wins; else SQLite in the workdir, artifacts beside it."""
+    """MLFLOW_TRACKING_URI wins; else SQLite in the workdir, artifacts beside it.
+
+    A SQLite store is created (schema migrated) before it is returned, under a file lock:
+    two trainings starting at once on a fresh database would otherwise both migrate it.
+    """
     uri = environ.get(TRACKING_ENV)
     if uri:
-        return TrackingStore(uri=uri, artifact_location=None)
-    workdir = config.workdir_path.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    return TrackingStore(
-        uri=f"sqlite:///{workdir / DATABASE_FILE}",
-        artifact_location=(workdir / ARTIFACTS_DIR).as_uri(),
-    )
+        store = TrackingStore(uri=uri, artifact_location=None)
+    else:
+        workdir = config.workdir_path.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        store = TrackingStore(
+            uri=f"{SQLITE_PREFIX}{workdir / DATABASE_FILE}",
+            artifact_location=(workdir / ARTIFACTS_DIR).as_uri(),
+        )
+    if store.uri.startswith(SQLITE_PREFIX):
+        with _exclusive(Path(store.uri.removeprefix(SQLITE_PREFIX) + ".lock")):
+            store.client().search_experiments(max_results=1)
+    return store
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def use(store: TrackingStore) -> None:

@@ -1,0 +1,67 @@
+"""Calibration fixes probabilities without ever changing who ranks above whom."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn.isotonic import IsotonicRegression
+
+from training.calibration import PROBABILITY_FLOOR, calibrate, fit_map
+from training.errors import TrainingError
+from training.metrics import expected_calibration_error
+
+
+def overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Margins three times too large: the true log-odds are margin / 3 - 0.5."""
+    rng = np.random.default_rng(seed)
+    margin = rng.normal(0, 3, n)
+    y = (rng.uniform(size=n) < expit(margin / 3 - 0.5)).astype(float)
+    return margin, y
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_maps_are_strictly_increasing_so_ranking_survives(method: str) -> None:
+    margin, y = overconfident(5_000, 0)
+    mapping = fit_map(method, margin, y)  # type: ignore[arg-type]
+    grid = np.linspace(-12, 12, 2_001)
+    probability = mapping.apply(grid)
+    inside = (probability > PROBABILITY_FLOOR) & (probability < 1 - PROBABILITY_FLOOR)
+    assert np.all(np.diff(probability[inside]) > 0)
+    assert probability.min() >= PROBABILITY_FLOOR - 1e-12
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_overconfident_margins_become_calibrated_probabilities(method: str) -> None:
+    margin, y = overconfident(20_000, 1)
+    mapping = fit_map(method, margin, y)  # type: ignore[arg-type]
+    fresh_margin, fresh_y = overconfident(20_000, 2)
+    assert expected_calibration_error(fresh_y, mapping.apply(fresh_margin)) < 0.02
+    assert expected_calibration_error(fresh_y, expit(fresh_margin)) > 0.1
+
+
+def test_isotonic_map_passes_through_scikit_learns_steps_at_their_centres() -> None:
+    margin, y = overconfident(3_000, 3)
+    mapping = fit_map("isotonic", margin, y)
+    steps = IsotonicRegression(
+        y_min=PROBABILITY_FLOOR, y_max=1 - PROBABILITY_FLOOR, out_of_bounds="clip"
+    ).fit(margin, y)
+    assert np.allclose(mapping.apply(np.asarray(mapping.x)), steps.predict(mapping.x))
+    assert np.allclose(mapping.apply(np.asarray(mapping.x)), mapping.y)
+
+
+def test_the_lower_cross_validated_log_loss_wins() -> None:
+    margin, y = overconfident(4_000, 4)
+    choice = calibrate(margin, y, ["isotonic", "sigmoid"], seed=0)
+    assert set(choice.cv_log_loss) == {"isotonic", "sigmoid"}
+    assert choice.chosen.method == min(choice.cv_log_loss, key=choice.cv_log_loss.__getitem__)
+    # the truth is logistic in the margin, so two parameters beat a step function
+    assert choice.chosen.method == "sigmoid"
+
+
+def test_too_few_churners_to_choose_is_a_clear_error() -> None:
+    margin = np.linspace(-2, 2, 100)
+    y = np.zeros(100)
+    y[:3] = 1
+    with pytest.raises(TrainingError, match="at least 5 churned"):
+        calibrate(margin, y, ["sigmoid"], seed=0)

@@ -1,0 +1,65 @@
+"""Aliases: the first model is champion; a model must beat the champion, re-scored on the same
+test snapshot, to take its place; people can move the champion by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.training.conftest import Scenario
+from training.errors import TrainingError
+from training.registry import CHALLENGER, CHAMPION, champion_version, promote, versions
+
+
+def aliases(scenario: Scenario) -> dict[str, str]:
+    found = scenario.store.client().get_registered_model(scenario.name).aliases
+    return {name: str(version) for name, version in found.items()}
+
+
+def decisions(scenario: Scenario) -> list[str]:
+    client = scenario.store.client()
+    runs = [v.run_id for v in client.search_model_versions(f"name = '{scenario.name}'")]
+    return [client.get_run(run).data.tags["champion_decision"] for run in runs if run]
+
+
+def test_the_first_model_becomes_champion(scenario: Scenario) -> None:
+    assert "no champion yet" in decisions(scenario)
+
+
+def test_a_worse_model_stays_challenger(scenario: Scenario) -> None:
+    worse = scenario.worse.decision
+    assert not worse.promoted
+    assert worse.champion in {"1", "2"}
+    assert worse.champion_auc is not None and worse.challenger_auc < worse.champion_auc
+    assert "not above the margin" in worse.reason
+
+
+def test_a_better_model_is_promoted(scenario: Scenario) -> None:
+    better = scenario.better.decision
+    assert better.promoted and better.champion == scenario.better.version
+    assert better.champion_auc is not None and better.challenger_auc > better.champion_auc
+    assert aliases(scenario)[CHAMPION] == scenario.better.version
+    assert aliases(scenario)[CHALLENGER] == scenario.better.version
+
+
+def test_versions_list_aliases_and_metrics_newest_first(scenario: Scenario) -> None:
+    found = versions(scenario.store, scenario.name)
+    assert [v.version for v in found] == ["4", "3", "2", "1"]
+    assert set(found[0].aliases) == {CHAMPION, CHALLENGER}
+    assert found[0].metrics["model/test_roc_auc"] == pytest.approx(
+        scenario.better.decision.challenger_auc
+    )
+
+
+def test_promote_by_hand_moves_only_the_champion(scenario: Scenario) -> None:
+    before = aliases(scenario)
+    promote(scenario.store, scenario.name, "3")
+    try:
+        assert champion_version(scenario.store, scenario.name) == "3"
+        assert aliases(scenario)[CHALLENGER] == before[CHALLENGER]
+    finally:
+        promote(scenario.store, scenario.name, before[CHAMPION])
+
+
+def test_promoting_a_version_that_does_not_exist_is_a_clear_error(scenario: Scenario) -> None:
+    with pytest.raises(TrainingError, match="has no version 99"):
+        promote(scenario.store, scenario.name, "99")
