@@ -16,7 +16,7 @@ from features.errors import WinbackError
 from serving.online_store import OnlineStore, StoreVersion, current_version
 from training.model_files import ChurnModel
 from training.registry import CHAMPION, champion_version, load_version
-from training.tracking import TrackingStore, use
+from training.tracking import TrackingStore
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ class ServingSource:
     """Follows the registry alias and the store's CURRENT pointer."""
 
     def __init__(self, tracking: TrackingStore, name: str, store_root: Path) -> None:
-        use(tracking)  # model downloads go through MLflow's process-wide registry URI
         self.tracking = tracking
         self.name = name
         self.store_root = store_root

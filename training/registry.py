@@ -60,9 +60,11 @@ def _model_dir(root: Path) -> Path:
 
 
 def load_version(store: TrackingStore, name: str, version: str) -> ChurnModel:
+    """Resolved through this store's client, so no process-wide registry URI is needed."""
+    source = store.client().get_model_version_download_uri(name, version)
     with tempfile.TemporaryDirectory() as folder:
         mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=folder, tracking_uri=store.uri
+            artifact_uri=source, dst_path=folder, tracking_uri=store.uri
         )
         return ChurnModel.load(_model_dir(Path(folder)))
 
