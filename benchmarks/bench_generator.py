@@ -19,7 +19,7 @@ from rich.table import Table
 from features.config import parse_config
 from features.engine import DuckDBEngine
 from features.loading import prepare
-from features.synthetic import SyntheticSpec, generate, write
+from features.synthetic import EVENT_COLUMNS, SyntheticSpec, generate, write
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -32,13 +32,7 @@ def _validated(folder: Path) -> tuple[int, int, float]:
             "events": {
                 "path": str(folder / "events.parquet"),
                 "format": "parquet",
-                "columns": {
-                    "user_id": "user_id",
-                    "ts": "ts",
-                    "event": "event",
-                    "value": "value",
-                    "session_id": "session_id",
-                },
+                "columns": EVENT_COLUMNS,
             },
             "churn": {
                 "mode": "inactivity",

@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features.schema import EVENTS
+
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
@@ -76,6 +78,10 @@ ARCH_VALUE_MEDIAN = np.array([a.value_median for a in ARCHETYPES])
 ARCH_VALUE_SIGMA = np.array([a.value_sigma for a in ARCHETYPES])
 ARCH_CHURN_WEIGHT = np.array([a.churn_weight for a in ARCHETYPES])
 ARCH_PLAN_MIX = np.array([a.plan_mix for a in ARCHETYPES])
+
+
+# The log is written in canonical column names, so a config maps each name to itself.
+EVENT_COLUMNS: dict[str, str] = {name: name for name in EVENTS.names}
 
 
 @dataclass(frozen=True)

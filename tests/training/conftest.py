@@ -24,7 +24,7 @@ from features.loading import prepare
 from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import Feature, feature_set
-from features.synthetic import SyntheticSpec, generate, write
+from features.synthetic import EVENT_COLUMNS, SyntheticSpec, generate, write
 from tests.training.backends import ServerProcess, launch_server
 from training.dataset import TrainingData, assemble
 from training.fitting import FittedModel, fit_model
@@ -49,13 +49,7 @@ def config_data(data: Path, workdir: Path, **model: Any) -> dict[str, Any]:
         "events": {
             "path": str(data / "events.parquet"),
             "format": "parquet",
-            "columns": {
-                "user_id": "user_id",
-                "ts": "ts",
-                "event": "event",
-                "value": "value",
-                "session_id": "session_id",
-            },
+            "columns": EVENT_COLUMNS,
             "event_types": ["visit", "view", "add_to_cart", "purchase", "cancel"],
         },
         "users": {
