@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha1sum | cut -c1-12)
 CODE := features training serving winback
 DEMO_DIR := .winback/demo
+CAMPAIGN_DATE := 2025-12-01
+CAMPAIGN_ID := demo-2025-12-01
 
 .PHONY: install system-deps demo test lint bench clean
 
@@ -23,22 +25,31 @@ system-deps:
 	  echo "installing Java 17 for Spark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
+# The synthetic log runs to 2026-01-01: the campaign goes out on 2025-12-01 from features as of
+# that day, a known effect is planted in the following 28 days, and the review must find it.
 demo: install
-	@echo "== synthetic app log: generate, validate, train, serve the store, score, recall"
-	$(BIN)/winback generate --users 5000 --days 365 --seed 7 --out $(DEMO_DIR)/data
+	@echo "== synthetic app log: generate, validate, train, materialize, score, recall, review"
+	$(BIN)/winback generate --users 20000 --days 365 --seed 7 --out $(DEMO_DIR)/data
 	$(BIN)/winback validate --config configs/demo.yaml
 	$(BIN)/winback train --config configs/demo.yaml
-	$(BIN)/winback materialize --config configs/demo.yaml
+	$(BIN)/winback materialize --config configs/demo.yaml --cutoff $(CAMPAIGN_DATE)
 	$(BIN)/winback score --config configs/demo.yaml --out $(DEMO_DIR)/scores.parquet
 	$(BIN)/winback recall --config configs/demo.yaml --policy configs/recall.yaml \
 	  --scores $(DEMO_DIR)/scores.parquet --out $(DEMO_DIR)/recall.csv
+	$(BIN)/winback simulate-campaign --data $(DEMO_DIR)/data --campaign $(DEMO_DIR)/recall.csv \
+	  --window-days 28 --uplift vip_call_back=0.15 --uplift at_risk_coupon=0.10 --seed 3
+	$(BIN)/winback review --config configs/demo.yaml --campaign $(DEMO_DIR)/recall.csv \
+	  --window-days 28
 	@echo "== CDNOW purchase log: validate, train"
 	$(BIN)/winback validate --config configs/cdnow.yaml
 	$(BIN)/winback train --config configs/cdnow.yaml
 	$(BIN)/winback models --config configs/cdnow.yaml
 	@echo
 	@echo "Results:"
-	@echo "  synthetic: $(DEMO_DIR)/scores.parquet (every user scored), $(DEMO_DIR)/recall.csv (recall list)"
+	@echo "  scores:    $(DEMO_DIR)/scores.parquet (every user, as of $(CAMPAIGN_DATE))"
+	@echo "  recall:    $(DEMO_DIR)/recall.csv (treatment and control, best first, with why)"
+	@echo "  review:    $(DEMO_DIR)/reviews/$(CAMPAIGN_ID)/review.html (planted: vip_call_back +15 pts,"
+	@echo "             at_risk_coupon +10 pts, the other strategies none)"
 	@echo "  models:    MLflow at .winback/{demo,cdnow}/mlflow.db; browse with"
 	@echo "             $(BIN)/mlflow ui --backend-store-uri sqlite:///.winback/cdnow/mlflow.db"
 	@echo "  serve:     $(BIN)/winback serve --config configs/demo.yaml --port 3000"

@@ -39,6 +39,10 @@ def resolve_path(value: str, info: ValidationInfo) -> str:
     return os.path.normpath(path)
 
 
+def resolve_optional_path(value: str | None, info: ValidationInfo) -> str | None:
+    return None if value is None else resolve_path(value, info)
+
+
 class EventColumns(Strict):
     """Names of the source columns that hold each canonical field."""
 
@@ -239,6 +243,13 @@ class ServingConfig(Strict):
     poll_seconds: float = Field(
         30.0, ge=0, description="How often to look for a new champion or store (0 = never)"
     )
+    recall_policy: str | None = Field(
+        None,
+        description="Recall policy YAML: /recall_list then answers what `winback recall` "
+        "decides (strategy, group, cost); without it, the ranking only",
+    )
+
+    _resolve_policy = field_validator("recall_policy")(resolve_optional_path)
 
 
 class DatasetConfig(Strict):
@@ -285,15 +296,36 @@ def parse_config(data: Any, source: Path) -> DatasetConfig:
         raise ConfigError(describe_errors(error, source)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A key given twice is an error: plain YAML keeps the last one and drops the other."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read {what} ({error.strerror})") from None
+
+
+def parse_yaml(text: str, source: Path) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+
+
 def load_config(path: str | Path) -> DatasetConfig:
     """Read a dataset YAML, expanding ${ENV} variables, into a validated config."""
     source = Path(path)
-    try:
-        text = source.read_text()
-    except OSError as error:
-        raise ConfigError(f"{source}: cannot read config ({error.strerror})") from None
-    try:
-        data = yaml.safe_load(os.path.expandvars(text))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
-    return parse_config(data, source)
+    return parse_config(parse_yaml(os.path.expandvars(read_text(source, "config")), source), source)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features.errors import InputError
 from features.schema import EVENTS
 
 Ints = npt.NDArray[np.int64]
@@ -159,6 +160,17 @@ def write(log: SyntheticLog, out_dir: Path) -> dict[str, Path]:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
         paths[name] = path
     return paths
+
+
+def read(folder: Path) -> SyntheticLog:
+    """The three tables `write` wrote, e.g. to plant a campaign into a generated log."""
+    frames = {}
+    for name in ("events", "users", "truth"):
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            raise InputError(f"{path}: not found (`winback generate --out {folder}` writes it)")
+        frames[name] = pd.read_parquet(path)
+    return SyntheticLog(**frames)
 
 
 def _pick(rng: np.random.Generator, probabilities: Floats, rows: Ints) -> Ints:

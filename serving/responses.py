@@ -6,10 +6,13 @@ server, and batch scoring and the service share `serving.scoring`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +21,10 @@ from features.errors import WinbackError
 from features.labels import ACTIVE, STATUS
 from serving.model_source import Serving
 from serving.online_store import KEY, read_all
+from serving.recall.campaign import decisions, input_stamp
+from serving.recall.codes import CONTROL, TREATMENT
+from serving.recall.policy import RecallPolicy, load_policy
+from serving.recall.selection import recall_list as recall_list_of
 from serving.scoring import SCORED, UNKNOWN, score_rows, score_store_rows
 
 Result = dict[str, Any]
@@ -127,26 +134,52 @@ def score_features(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> list[
 
 
 class RecallCache:
-    """Scores of every user in the store, computed once per (model, store) pair."""
+    """Scores of every user in the store, computed once per (model, store) pair; and, with a
+    policy, the recall decisions on them, recomputed when the policy or its files change."""
 
-    def __init__(self) -> None:
-        self._key: tuple[str, str] | None = None
-        self._table: pd.DataFrame | None = None
+    def __init__(self, policy_path: Path | None = None) -> None:
+        self.policy_path = policy_path
+        self._scores: tuple[tuple[str, str], pd.DataFrame] | None = None
+        self._decisions: tuple[tuple[object, ...], Campaign] | None = None
         self._lock = threading.Lock()
 
     def table(self, serving: Serving) -> pd.DataFrame:
         key = (serving.version, serving.store.version.version)
         with self._lock:
-            if self._key != key or self._table is None:
+            if self._scores is None or self._scores[0] != key:
                 rows = read_all(serving.store.version).to_pandas()
-                self._table = score_store_rows(serving.model, rows, serving.version)
-                self._key = key
-            return self._table
+                self._scores = (key, score_store_rows(serving.model, rows, serving.version))
+            return self._scores[1]
+
+    def campaign(self, serving: Serving, policy_path: Path) -> Campaign:
+        """The policy is read on every call (a YAML file: cheap), so an edit shows at once."""
+        scores = self.table(serving)
+        policy = load_policy(policy_path)
+        key = (serving.version, serving.store.version.version, input_stamp(policy_path, policy))
+        with self._lock:
+            if self._decisions is None or self._decisions[0] != key:
+                decided = decisions(scores, serving.store.version, policy)
+                self._decisions = (key, Campaign(policy, recall_list_of(decided)))
+            return self._decisions[1]
 
 
-def recall_list(serving: Serving, cache: RecallCache, limit: int) -> list[Result]:
-    """Most at risk first (rank 1): the users a win-back campaign starts from."""
-    table = cache.table(serving)
+@dataclass(frozen=True)
+class Campaign:
+    policy: RecallPolicy
+    listed: pd.DataFrame  # treatment and control, best first: what recall.csv holds
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready Python value: numpy scalars unwrapped, missing values null, dates ISO."""
+    if value is None or (not isinstance(value, str | list) and pd.isna(value)):  # type: ignore[call-overload]
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def _ranked(table: pd.DataFrame, limit: int) -> list[Result]:
     ranked = table[table["rank"].notna()].head(limit)
     return [
         {
@@ -159,6 +192,41 @@ def recall_list(serving: Serving, cache: RecallCache, limit: int) -> list[Result
         }
         for row in ranked.to_dict("records")
     ]
+
+
+def _decided(campaign: Campaign, table: pd.DataFrame, limit: int) -> Result:
+    listed = campaign.listed.head(limit)
+    scored = table.set_index("user_id").reindex(listed["user_id"])
+    results = []
+    for row, rank, reasons in zip(
+        listed.to_dict("records"), scored["rank"], scored["reasons"], strict=True
+    ):
+        record = {key: _plain(value) for key, value in row.items()}
+        record["rank"] = _plain(rank)
+        record["reasons"] = json.loads(reasons) if isinstance(reasons, str) else []
+        results.append(record)
+    everyone = campaign.listed
+    policy = campaign.policy
+    return {
+        "campaign": {
+            "id": policy.campaign.id,
+            "date": policy.campaign.date.isoformat(),
+            "budget": policy.budget,
+            "cost": float(everyone["cost"].sum()),
+            "treatment": int((everyone["group"] == TREATMENT).sum()),
+            "control": int((everyone["group"] == CONTROL).sum()),
+        },
+        "results": results,
+    }
+
+
+def recall_list(serving: Serving, cache: RecallCache, limit: int) -> Result:
+    """With a recall policy: the campaign `winback recall` would write, best first, each row
+    with its strategy, group and why. Without one: the users most at risk first (rank 1)."""
+    table = cache.table(serving)
+    if cache.policy_path is None:
+        return {"results": _ranked(table, limit)}
+    return _decided(cache.campaign(serving, cache.policy_path), table, limit)
 
 
 def model_info(serving: Serving, aliases: list[str]) -> Result:

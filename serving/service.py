@@ -59,7 +59,8 @@ class WinbackService:
         self.source = ServingSource(
             resolve_store(self.config), self.config.model.name, store_root(self.config)
         )
-        self.recall_cache = RecallCache()
+        policy = self.config.serving.recall_policy
+        self.recall_cache = RecallCache(Path(policy) if policy else None)
         self._stop = threading.Event()
         self._try_refresh()
         if self.config.serving.poll_seconds > 0:
@@ -105,13 +106,14 @@ class WinbackService:
 
     @bentoml.api(route="/recall_list")
     def recall_list(self, limit: int = 100) -> dict[str, Any]:
-        """The users most at risk first: where a win-back campaign starts."""
+        """The campaign list (strategy, group, why) with a recall policy configured, the users
+        most at risk first without one."""
         with client_errors():
             if not 1 <= limit <= self.config.serving.max_recall_list:
                 raise RequestError(
                     f"limit: must be between 1 and {self.config.serving.max_recall_list}"
                 )
-            return {"results": recall_list(self._serving(), self.recall_cache, limit)}
+            return recall_list(self._serving(), self.recall_cache, limit)
 
     @bentoml.api(route="/admin/reload")
     def reload(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -13,12 +15,19 @@ from features.labels import LABEL, STATUS, STATUSES
 from features.loading import Prepared, SourceReport
 from features.spec import Feature
 from features.synthetic import SyntheticLog
+from features.synthetic_campaign import CampaignSpec
 from features.timeline import CUTOFF
 from features.validation import REASONS
 from serving.online_store import StoreVersion
 
-console = Console()
-errors = Console(stderr=True)
+
+def _width() -> int | None:
+    """Logs and pipes get 120 columns instead of Rich's 80, so tables of numbers stay whole."""
+    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+
+
+console = Console(width=_width())
+errors = Console(stderr=True, width=_width())
 
 
 def source_table(title: str, report: SourceReport) -> Table:
@@ -103,6 +112,27 @@ def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
     table.add_row("truth", ", ".join(f"{kind}: {n:,}" for kind, n in sorted(kinds.items())))
     for name, path in paths.items():
         table.add_row(name, str(path))
+    console.print(table)
+
+
+def print_planted(outcomes: pd.DataFrame, spec: CampaignSpec) -> None:
+    """Per strategy: treated users, those who came back anyway, and the planted returns."""
+    treated = outcomes[outcomes.group == "treatment"]
+    table = Table(
+        title=f"planted campaign effect, {spec.date} + {spec.window_days} days",
+        title_justify="left",
+    )
+    for column in ("strategy", "treated", "returned anyway", "planted returns", "uplift"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    per_strategy = treated.groupby("strategy")[["returned_anyway", "planted"]]
+    for strategy, counts in per_strategy.agg(["size", "sum"]).iterrows():
+        table.add_row(
+            str(strategy),
+            f"{counts[('planted', 'size')]:,}",
+            f"{counts[('returned_anyway', 'sum')]:,}",
+            f"{counts[('planted', 'sum')]:,}",
+            f"{spec.uplift.get(str(strategy), 0.0):.3f}",
+        )
     console.print(table)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from features.config import parse_yaml
 from features.errors import ConfigError
-from serving.recall.policy import MeasuredSaveRate, parse_policy, parse_yaml, read_policy_text
+from serving.recall.policy import MeasuredSaveRate, parse_policy, read_policy_text
 from serving.recall.review import Review
 
 

@@ -23,7 +23,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
-import yaml
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -36,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from features.config import Strict, describe_errors, resolve_path
+from features.config import Strict, describe_errors, parse_yaml, read_text, resolve_optional_path
 from features.errors import ConfigError
 
 ContactChannel = Literal["email", "sms", "push", "in_app"]
@@ -202,10 +201,7 @@ class RecallPolicy(Strict):
     opt_outs: str | None = Field(None, description="CSV/Parquet: user_id, channel")
     control_fraction: float = Field(ge=0, lt=1)
 
-    @field_validator("contact_history", "opt_outs")
-    @classmethod
-    def _relative_to_policy(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else resolve_path(value, info)
+    _relative_to_policy = field_validator("contact_history", "opt_outs")(resolve_optional_path)
 
     @field_validator("tiers")
     @classmethod
@@ -263,17 +259,7 @@ def parse_policy(data: Any, source: Path) -> RecallPolicy:
 
 
 def read_policy_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read policy ({error.strerror})") from None
-
-
-def parse_yaml(text: str, source: Path) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    return read_text(path, "policy")
 
 
 def load_policy(path: str | Path) -> RecallPolicy:

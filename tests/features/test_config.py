@@ -80,6 +80,13 @@ def test_unreadable_or_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
         load_config(write(tmp_path, "name: [unclosed"))
 
 
+def test_a_key_given_twice_is_an_error_not_silently_the_last(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: first\nworkdir: .\nname: second\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml: not valid YAML: key 'name' is given twice"):
+        load_config(path)
+
+
 @pytest.mark.parametrize("name", ["cdnow.yaml", "demo.yaml"])
 def test_shipped_configs_load(name: str) -> None:
     assert load_config(REPO / "configs" / name).name

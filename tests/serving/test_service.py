@@ -22,21 +22,29 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from features.config import DatasetConfig, load_config
 from features.engine import DuckDBEngine
 from features.synthetic import SyntheticSpec, generate, write
-from serving.batch import score_all
+from serving.batch import score_all, write_scores
 from serving.materialize import materialize
-from serving.model_source import ServingSource
+from serving.model_source import Serving, ServingSource
 from serving.online_store import current_version, read_all, store_root
+from serving.recall.campaign import decisions
+from serving.recall.policy import load_policy
+from serving.recall.scores import read_scores
+from serving.recall.selection import recall_list as recall_list_of
+from serving.responses import RecallCache, recall_list
 from training.pipeline import train
 from training.registry import CHAMPION
 from training.tracking import resolve_store
+from winback.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-token"
+OPTED_OUT = [f"u{i:07d}" for i in range(1, 301)]
 
 
 def free_port() -> int:
@@ -53,12 +61,23 @@ def write_config(folder: Path, seed: int = 42) -> Path:
         "cutoffs: {start: 2025-04-01, end: 2025-11-01, step_days: 30}",
         "cutoffs: {start: 2025-06-01, end: 2025-11-01, step_days: 30}",
     )
+    text = text.replace("model: {name: demo-churn}", f"model: {{name: svc-churn, seed: {seed}}}")
     text = text.replace(
-        "model: {name: demo-churn}",
-        f"model: {{name: svc-churn, seed: {seed}}}\nserving: {{max_batch: 50, poll_seconds: 0.5}}",
+        "serving: {recall_policy: recall.yaml}",
+        f"serving: {{max_batch: 50, poll_seconds: 0.5, recall_policy: {write_policy(folder)}}}",
     )
     path = folder / f"config-{seed}.yaml"
     path.write_text(text)
+    return path
+
+
+def write_policy(folder: Path) -> Path:
+    """The demo policy with an opt-out file, which the service must read as the CLI does."""
+    opt_outs = folder / "opt_outs.csv"
+    opt_outs.write_text("user_id,channel\n" + "".join(f"{user},email\n" for user in OPTED_OUT))
+    text = (REPO / "configs" / "recall.yaml").read_text()
+    path = folder / "recall.yaml"
+    path.write_text(text.replace("opt_outs: null", f"opt_outs: {opt_outs}"))
     return path
 
 
@@ -166,10 +185,7 @@ def test_score_reports_every_user_in_order_with_unknown_ids_marked(
 
 
 def test_batch_scores_equal_service_scores(server: Server, store_rows: pd.DataFrame) -> None:
-    source = ServingSource(resolve_store(server.config), "svc-churn", store_root(server.config))
-    source.refresh()
-    assert source.current is not None
-    batch = score_all(source.current).set_index("user_id")
+    batch = score_all(serving_now(server)).set_index("user_id")
     sample = store_rows[store_rows.status == "active"].user_id.head(40).tolist()
     with server.client() as client:
         results = client.post("/score", json={"user_ids": sample}).json()["results"]
@@ -248,13 +264,48 @@ def test_pickled_request_bodies_are_refused(server: Server) -> None:
     assert response.status_code == 415
 
 
-def test_recall_list_starts_with_the_users_most_at_risk(server: Server) -> None:
-    with server.client() as client:
-        results = client.post("/recall_list", json={"limit": 20}).json()["results"]
+def serving_now(server: Server) -> Serving:
+    source = ServingSource(resolve_store(server.config), "svc-churn", store_root(server.config))
+    source.refresh()
+    assert source.current is not None
+    return source.current
+
+
+def test_without_a_policy_the_recall_list_is_the_ranking(server: Server) -> None:
+    results = recall_list(serving_now(server), RecallCache(), 20)["results"]
     assert [r["rank"] for r in results] == list(range(1, 21))
     probabilities = [r["churn_probability"] for r in results]
     assert probabilities == sorted(probabilities, reverse=True)
     assert all(r["reasons"] for r in results)
+
+
+def test_recall_list_returns_the_decisions_of_the_cli(server: Server, tmp_path: Path) -> None:
+    scores, listed = tmp_path / "scores.parquet", tmp_path / "recall.csv"
+    write_scores(score_all(serving_now(server)), scores)
+    policy = server.config.serving.recall_policy
+    assert policy is not None
+    command = ["recall", "-c", str(server.config_path), "-p", policy]
+    result = CliRunner().invoke(app, [*command, "--scores", str(scores), "--out", str(listed)])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(listed, dtype={"user_id": "str"})
+    with server.client() as client:
+        answer = client.post("/recall_list", json={"limit": 10_000}).json()
+    served = pd.DataFrame(answer["results"])
+    assert len(cli) > 20 and served.user_id.tolist() == cli.user_id.tolist()
+    for column in ("group", "strategy", "channel", "priority", "why"):
+        assert served[column].tolist() == cli[column].tolist(), column
+    for column in ("cost", "expected_net_value", "churn_probability"):
+        np.testing.assert_allclose(served[column], cli[column], rtol=1e-9)
+    unrestricted = load_policy(policy).model_copy(update={"opt_outs": None})
+    version = current_version(store_root(server.config))
+    emailed = recall_list_of(decisions(read_scores(scores), version, unrestricted))
+    emailed = emailed[emailed.channel == "email"]
+    assert emailed.user_id.isin(OPTED_OUT).any(), "the opt-out list must matter here"
+    assert not served[served.channel == "email"].user_id.isin(OPTED_OUT).any()
+    assert answer["campaign"]["treatment"] == (cli.group == "treatment").sum()
+    assert answer["campaign"]["cost"] == pytest.approx(cli.cost.sum())
+    at_risk = served[served.segment == "at_risk"]
+    assert at_risk["rank"].notna().all() and at_risk.reasons.map(len).gt(0).all()
 
 
 def test_model_endpoint_describes_the_champion(server: Server) -> None:

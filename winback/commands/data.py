@@ -11,10 +11,13 @@ import typer
 from features import synthetic
 from features.config import load_config
 from features.engine import DuckDBEngine
+from features.errors import InputError
 from features.loading import prepare
 from features.synthetic import SyntheticSpec
+from features.synthetic_campaign import CampaignSpec, plant_campaign
+from serving.recall.campaign_file import read_campaign
 from winback.commands.common import ConfigOption, parse_date, user_errors
-from winback.console import console, print_generated, print_prepared
+from winback.console import console, print_generated, print_planted, print_prepared
 
 
 def validate(
@@ -49,6 +52,43 @@ def generate(
     print_generated(log, paths)
 
 
+def _uplifts(values: list[str]) -> dict[str, float]:
+    uplifts = {}
+    for value in values:
+        name, _, rate = value.partition("=")
+        try:
+            uplifts[name] = float(rate)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r}: expected STRATEGY=UPLIFT, e.g. at_risk_coupon=0.1",
+                param_hint="--uplift",
+            ) from None
+    return uplifts
+
+
+def simulate_campaign(
+    data: Annotated[Path, typer.Option(help="Folder `generate` wrote; rewritten in place")],
+    campaign: Annotated[Path, typer.Option(help="The recall.csv the campaign was sent from")],
+    window_days: Annotated[int, typer.Option(min=1, help="Days after the campaign date")],
+    uplift: Annotated[
+        list[str] | None,
+        typer.Option(help="STRATEGY=UPLIFT, repeatable; strategies not named get none"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Which treated users come back")] = 0,
+) -> None:
+    """Plant a known treatment effect of a sent campaign into a generated log (for `review`)."""
+    with user_errors():
+        listed = read_campaign(campaign)
+        spec = CampaignSpec(listed.date, window_days, _uplifts(uplift or []), seed)
+        try:
+            planted = plant_campaign(synthetic.read(data), listed.users, spec)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        synthetic.write(planted.log, data)
+    print_planted(planted.outcomes, spec)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(validate)
     app.command()(generate)
+    app.command("simulate-campaign")(simulate_campaign)

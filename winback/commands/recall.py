@@ -14,16 +14,17 @@ from features.config import load_config
 from features.engine import DuckDBEngine
 from features.errors import InputError
 from serving.online_store import current_version, store_root
+from serving.recall.campaign import decisions
 from serving.recall.campaign_file import read_campaign, write_recall_list
-from serving.recall.contacts import read_contacts, read_opt_outs
 from serving.recall.feedback import PolicyUpdate, update_policy
 from serving.recall.outcomes import review_campaign
 from serving.recall.policy import RecallPolicy, load_policy
 from serving.recall.report import COLUMNS, ReportFiles, display_table, write_report
 from serving.recall.review import Review
-from serving.recall.scores import campaign_frame, read_scores, store_features
-from serving.recall.selection import decide, skipped_counts, summary
-from serving.recall.tracking import log_review, tracking_for
+from serving.recall.scores import read_scores
+from serving.recall.selection import skipped_counts, summary
+from serving.recall.tracking import log_review
+from training.tracking import resolve_store
 from winback.commands.common import ConfigOption, user_errors
 from winback.console import console
 
@@ -49,13 +50,9 @@ def recall_command(
             )
         cfg = load_config(config)
         plan = load_policy(policy)
-        features = store_features(current_version(store_root(cfg)), plan)
-        users = campaign_frame(read_scores(scores), features, plan)
-        decisions = decide(
-            users, plan, read_contacts(plan.contact_history), read_opt_outs(plan.opt_outs)
-        )
-        write_recall_list(decisions, out)
-    print_recall(plan, decisions, out)
+        decided = decisions(read_scores(scores), current_version(store_root(cfg)), plan)
+        write_recall_list(decided, out)
+    print_recall(plan, decided, out)
 
 
 def review_command(
@@ -82,9 +79,7 @@ def review_command(
             result = review_campaign(cfg, DuckDBEngine(), listed, window_days)
         files = write_report(result, out or cfg.workdir_path / "reviews" / listed.id)
         with console.status("logging to MLflow"):
-            run_id = log_review(
-                result, files, tracking_for(cfg.workdir_path), f"{cfg.name}-reviews"
-            )
+            run_id = log_review(result, files, resolve_store(cfg), f"{cfg.name}-reviews")
         update = update_policy(update_policy_file, result) if update_policy_file else None
     print_review(result, files, run_id)
     if update_policy_file is not None:
@@ -148,6 +143,7 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
             f"{row[label['rate_treated']]} vs {row[label['rate_control']]}",
             f"{row[label['uplift']]} [{row[label['ci_low']]}, {row[label['ci_high']]}]",
             str(row[label["significant"]]),
+            str(row[label["cost_per_saved"]]),
             str(row[label["roi"]]),
         )
     console.print(table)

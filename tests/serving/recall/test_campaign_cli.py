@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 
 from features.config import load_config
 from features.engine import DuckDBEngine
-from features.synthetic import SyntheticLog, SyntheticSpec, generate, write
-from features.synthetic_campaign import CampaignSpec, plant_campaign
+from features.synthetic import SyntheticSpec, generate, write
 from serving.materialize import materialize
 from serving.online_store import read_all
 from tests.serving.recall.builders import scores_for
@@ -74,7 +73,6 @@ class World:
     policy: Path
     scores: Path
     workdir: Path
-    log: SyntheticLog  # as generated: no campaign effect yet
     blocked: frozenset[str]  # opted out of every channel, or contacted last week
 
 
@@ -109,7 +107,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         policy=root / "policy.yaml",
         scores=root / "scores.parquet",
         workdir=root / "work",
-        log=log,
         blocked=frozenset(blocked),
     )
 
@@ -152,9 +149,12 @@ def test_the_list_has_every_strategy_and_none_of_the_blocked(
 
 @pytest.mark.slow
 def test_review_recovers_the_planted_uplifts(world: World, recall_csv: Path) -> None:
-    spec = CampaignSpec(date=DATE, window_days=WINDOW_DAYS, uplift=PLANTED, seed=2)
-    planted = plant_campaign(world.log, pd.read_csv(recall_csv, dtype={"user_id": "str"}), spec)
-    write(planted.log, world.root / "data")
+    uplifts = [arg for name, u in PLANTED.items() for arg in ("--uplift", f"{name}={u}")]
+    simulate = ["simulate-campaign", "--data", str(world.root / "data")]
+    simulate += ["--campaign", str(recall_csv), "--window-days", str(WINDOW_DAYS), *uplifts]
+    planted = runner.invoke(app, [*simulate, "--seed", "2"])
+    assert planted.exit_code == 0, planted.output
+    assert "planted campaign effect" in planted.output
 
     args = ["review", "-c", str(world.config), "--campaign", str(recall_csv)]
     args += ["--window-days", str(WINDOW_DAYS), "--update-policy", str(world.policy)]
@@ -163,6 +163,8 @@ def test_review_recovers_the_planted_uplifts(world: World, recall_csv: Path) -> 
 
     report = world.workdir / "reviews" / "synthetic-1"
     table = pd.read_csv(report / "review.csv").set_index("strategy")
+    shown = next(line for line in result.output.splitlines() if line.lstrip().startswith("sms_"))
+    assert f"{table.loc['sms_rescue'].cost_per_saved:,.2f}" in shown
     for strategy, uplift in PLANTED.items():
         row = table.loc[strategy]
         assert row.ci_low <= uplift <= row.ci_high, (strategy, uplift, row.to_dict())
@@ -178,3 +180,9 @@ def test_review_recovers_the_planted_uplifts(world: World, recall_csv: Path) -> 
     updated = yaml.safe_load((world.root / "policy.reviewed-synthetic-1.yaml").read_text())
     measured = {s["name"]: s.get("measured") for s in updated["strategies"]}
     assert measured["email_rescue"] is None and measured["sms_rescue"]["campaign"] == "synthetic-1"
+
+
+def test_simulate_campaign_rejects_a_malformed_uplift(recall_csv: Path, world: World) -> None:
+    args = ["simulate-campaign", "--data", str(world.root / "data"), "--campaign", str(recall_csv)]
+    result = runner.invoke(app, [*args, "--window-days", "7", "--uplift", "sms_rescue:0.1"])
+    assert result.exit_code == 2 and "expected STRATEGY=UPLIFT" in result.output

@@ -18,8 +18,9 @@ from serving.recall.policy import load_policy
 from serving.recall.report import write_report
 from serving.recall.review import ALL, Review, review
 from serving.recall.selection import decide
-from serving.recall.tracking import Tracking, log_review, tracking_for
+from serving.recall.tracking import log_review
 from tests.serving.recall.builders import policy, users
+from training.tracking import TrackingStore
 
 DATE = dt.date(2025, 9, 1)
 REPO = Path(__file__).resolve().parents[3]
@@ -119,22 +120,11 @@ def test_the_recall_list_round_trips_through_csv(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_review_is_logged_as_its_own_mlflow_run(result: Review, tmp_path: Path) -> None:
     files = write_report(result, tmp_path / "report")
-    tracking = Tracking(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=tmp_path / "art")
-    run_id = log_review(result, files, tracking, "demo-reviews")
-    run = mlflow.MlflowClient(tracking.uri).get_run(run_id)
+    store = TrackingStore(f"sqlite:///{tmp_path / 'mlflow.db'}", (tmp_path / "art").as_uri())
+    run_id = log_review(result, files, store, "demo-reviews")
+    run = mlflow.MlflowClient(store.uri).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.params["campaign_id"] == "c1"
     assert np.isclose(run.data.metrics["uplift.works"], 0.2)
     assert "ci_low.all" in run.data.metrics
     stored = {path.name for path in (tmp_path / "art").rglob("*.png")}
     assert stored == {"uplift.png", "return_rates.png"}
-
-
-def test_tracking_defaults_to_the_workdir_unless_the_environment_says(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert tracking_for(tmp_path) == Tracking(
-        uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=tmp_path / "mlartifacts"
-    )
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
-    assert tracking_for(tmp_path) == Tracking(uri="http://mlflow:5000", artifact_root=None)
