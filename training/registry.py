@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 from training.errors import TrainingError
 from training.model_files import METADATA_FILE, ChurnModel, ModelInputError
-from training.tracking import TrackingStore
+from training.tracking import TrackingStore, registry_lock
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -82,9 +82,32 @@ def decide(
     client = store.client()
     client.set_registered_model_alias(name, CHALLENGER, version)
     challenger_auc = float(roc_auc_score(y, challenger.predict_proba(test)))
+    with registry_lock(store):
+        decision = _compare(store, name, version, challenger_auc, test, y, margin)
+        if decision.promoted:
+            client.set_registered_model_alias(name, CHAMPION, version)
+    holder = champion_version(store, name)
+    if decision.promoted and holder != version:
+        reason = (
+            f"{decision.reason}, but another training made v{holder} champion at the same "
+            "time; compare them with `winback models` and `winback promote` by hand"
+        )
+        return Decision(False, reason, str(holder), challenger_auc, decision.champion_auc)
+    return decision
+
+
+def _compare(
+    store: TrackingStore,
+    name: str,
+    version: str,
+    challenger_auc: float,
+    test: pd.DataFrame,
+    y: np.ndarray,
+    margin: float,
+) -> Decision:
+    """Whether `version` should become champion; moves nothing."""
     current = champion_version(store, name)
     if current is None:
-        client.set_registered_model_alias(name, CHAMPION, version)
         return Decision(True, "no champion yet", version, challenger_auc)
     try:
         champion_auc = float(
@@ -95,7 +118,6 @@ def decide(
         return Decision(False, reason, current, challenger_auc)
     gain = challenger_auc - champion_auc
     if gain > margin:
-        client.set_registered_model_alias(name, CHAMPION, version)
         reason = f"ROC AUC {challenger_auc:.4f} beats champion v{current} ({champion_auc:.4f})"
         return Decision(True, reason, version, challenger_auc, champion_auc)
     reason = (

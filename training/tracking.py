@@ -65,6 +65,17 @@ def _exclusive(lock: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def registry_lock(store: TrackingStore) -> Iterator[None]:
+    """Serialises read-then-move of an alias between processes sharing a SQLite store; a
+    tracking server offers no lock, so callers there check the alias after moving it."""
+    if not store.uri.startswith(SQLITE_PREFIX):
+        yield
+        return
+    with _exclusive(Path(store.uri.removeprefix(SQLITE_PREFIX) + ".aliases.lock")):
+        yield
+
+
 def use(store: TrackingStore) -> None:
     """Point MLflow's fluent API (runs, model logging) at the store."""
     mlflow.set_tracking_uri(store.uri)
