@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +37,8 @@ from features.engine import (
 from features.errors import ConfigError
 
 MASTER_ENV = "WINBACK_SPARK_MASTER"
+PYTHON_ENV = "PYSPARK_PYTHON"
+PYTHON_CONF = "spark.pyspark.python"
 # Spark's cast also reads '2024', '2024-05' and '12:00' (as today); DuckDB, like a person,
 # wants a whole date first.
 _ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}([T ]|$)"
@@ -76,10 +79,26 @@ def session_conf(settings: SparkConfig, environ: Mapping[str, str] = os.environ)
     return conf
 
 
+def worker_python(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> str:
+    """The Python that runs Winback's code on executors (batch scoring needs lightgbm there).
+
+    PYSPARK_PYTHON if set (spark-submit sets it from --conf spark.pyspark.python), else the
+    config's spark.pyspark.python, else this interpreter: PySpark's own default is whatever
+    `python3` is first on the PATH, which may well lack lightgbm.
+    """
+    return environ.get(PYTHON_ENV) or conf.get(PYTHON_CONF) or sys.executable
+
+
 def spark_session(settings: SparkConfig, environ: Mapping[str, str] = os.environ) -> SparkSession:
-    """The running session (spark-submit, a notebook) or a new one, set up for Winback."""
+    """The running session (spark-submit, a notebook) or a new one, set up for Winback.
+
+    A new SparkContext takes its workers' Python from PYSPARK_PYTHON alone, whatever the
+    conf says, so the chosen one is exported before the session is created.
+    """
+    conf = session_conf(settings, environ)
+    conf[PYTHON_CONF] = os.environ[PYTHON_ENV] = worker_python(conf, environ)
     builder = SparkSession.builder.appName("winback")
-    for key, value in session_conf(settings, environ).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 

@@ -149,26 +149,41 @@ def print_store_version(version: StoreVersion) -> None:
     console.print(table)
 
 
-def print_scores(scores: pd.DataFrame, path: Path) -> None:
-    """Counts by status and band, and the ten users most at risk."""
-    summary = Table(title=f"scores written to {path}", show_header=False, title_justify="left")
+def score_counts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Users per status and band (null for the unscored): what `print_scores` summarises."""
+    groups = scores.groupby(["status", "risk_band"], dropna=False)
+    return groups.size().reset_index(name="users")
+
+
+def print_scores(
+    out: str | Path,
+    counts: pd.DataFrame,
+    top: pd.DataFrame,
+    rows_per_file: list[int] | None = None,
+) -> None:
+    """Counts by status and band, and the users most at risk (the first rows of `top`).
+
+    Takes counts, not every row, so Spark scoring prints the same without collecting."""
+    summary = Table(title=f"scores written to {out}", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column()
-    for status, count in scores.status.value_counts().sort_index().items():
-        summary.add_row(f"status {status}", f"{count:,}")
-    for band, count in scores.risk_band.value_counts().sort_index().items():
-        summary.add_row(f"band {band}", f"{count:,}")
-    summary.add_row("model version", str(scores.model_version.iloc[0]) if len(scores) else "-")
+    for column, label in (("status", "status"), ("risk_band", "band")):
+        for value, users in counts.groupby(column).users.sum().sort_index().items():
+            summary.add_row(f"{label} {value}", f"{users:,}")
+    summary.add_row("model version", ", ".join(sorted(top.model_version.unique())) or "-")
+    if rows_per_file:
+        sizes = f"{min(rows_per_file):,} to {max(rows_per_file):,} rows"
+        summary.add_row("files", f"{len(rows_per_file)} in rank order, {sizes}")
     console.print(summary)
-    top = Table(title="most at risk", title_justify="left")
+    table = Table(title="most at risk", title_justify="left")
     for column in ("rank", "user", "probability", "band", "top reason"):
-        top.add_column(column)
-    for row in scores[scores["rank"].notna()].head(10).to_dict("records"):
-        top.add_row(
+        table.add_column(column)
+    for row in top.head(10).to_dict("records"):
+        table.add_row(
             str(row["rank"]),
             str(row["user_id"]),
             f"{row['churn_probability']:.3f}",
             str(row["risk_band"]),
             str(row["top_reason"]),
         )
-    console.print(top)
+    console.print(table)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from features.config import CutoffRange, EngineConfig, EngineKind, load_config
+from features.config import CutoffRange, EngineConfig, EngineKind, SparkConfig, load_config
 from features.engine import DuckDBEngine, Engine
 from features.errors import ConfigError
 from features.pipeline import snapshots
@@ -16,6 +16,9 @@ from features.snapshots import catalog
 from features.spec import feature_set
 from winback.commands.common import ConfigOption, parse_date, user_errors
 from winback.console import console, print_catalog, print_snapshot_summary
+
+if TYPE_CHECKING:
+    from features.spark_engine import SparkEngine
 
 app = typer.Typer(help="Point-in-time features and churn labels.", no_args_is_help=True)
 
@@ -40,17 +43,28 @@ def parse_cutoffs(cutoff: list[str] | None, cutoffs: str | None) -> list[dt.date
     return CutoffRange(start=start, end=end, step_days=int(parts[2])).dates()
 
 
-def open_engine(config: EngineConfig, kind: EngineKind | None) -> Engine:
-    """`--engine` if given, else the config's `engine.kind`."""
-    if (kind or config.kind) == "duckdb":
-        return DuckDBEngine()
+EngineOption = Annotated[
+    EngineKind | None,
+    typer.Option(help="Where to compute: duckdb (embedded) or spark (default: engine.kind)"),
+]
+
+
+def open_spark(settings: SparkConfig) -> SparkEngine:
+    """The Spark engine and its session; a missing pyspark is a one-line error."""
     try:  # pyspark is an optional extra, and slow to import: only when asked for
         from features.spark_engine import SparkEngine
     except ImportError as error:
         raise ConfigError(
             f"the spark engine needs pyspark ({error}): pip install 'winback[spark]'"
         ) from None
-    return SparkEngine.from_config(config.spark)
+    return SparkEngine.from_config(settings)
+
+
+def open_engine(config: EngineConfig, kind: EngineKind | None) -> Engine:
+    """`--engine` if given, else the config's `engine.kind`."""
+    if (kind or config.kind) == "duckdb":
+        return DuckDBEngine()
+    return open_spark(config.spark)
 
 
 @app.command("list")
@@ -74,10 +88,7 @@ def build(
         str | None,
         typer.Option(help="First day the log does not cover (default: day after last event)"),
     ] = None,
-    engine: Annotated[
-        EngineKind | None,
-        typer.Option(help="Where to compute: duckdb (embedded) or spark (default: engine.kind)"),
-    ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Snapshots: one row per user and cutoff with status, label and features."""
     with user_errors():

@@ -18,7 +18,8 @@ from serving.online_store import store_root
 from serving.service import CONFIG_ENV
 from training.tracking import resolve_store
 from winback.commands.common import ConfigOption, parse_date, user_errors
-from winback.console import console, print_scores, print_store_version
+from winback.commands.features import EngineOption, open_spark
+from winback.console import console, print_scores, print_store_version, score_counts
 
 
 def materialize_command(
@@ -42,7 +43,14 @@ def materialize_command(
 
 def score(
     config: ConfigOption,
-    out: Annotated[Path, typer.Option(help="Parquet file for the scores")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Parquet file for the scores; with spark a folder of files in rank order "
+            "(a path, or a URI such as s3a://bucket/scores)"
+        ),
+    ],
+    engine: EngineOption = None,
 ) -> None:
     """Score every user in the online store with the champion model (batch)."""
     with user_errors():
@@ -52,10 +60,19 @@ def score(
             source.refresh()
         serving = source.current
         assert serving is not None
-        with console.status(f"scoring {serving.store.version.rows:,} users"):
+        users = f"{serving.store.version.rows:,} users"
+        if (engine or cfg.engine.kind) == "spark":
+            session = open_spark(cfg.engine.spark).session
+            from serving.spark_scoring import score_all_on_spark  # pyspark: only when asked
+
+            with console.status(f"scoring {users} on Spark"):
+                written = score_all_on_spark(session, serving, out)
+            print_scores(written.out, written.counts, written.top, written.rows_per_file)
+            return
+        with console.status(f"scoring {users}"):
             scores = score_all(serving)
-            write_scores(scores, out)
-        print_scores(scores, out)
+            write_scores(scores, Path(out))
+        print_scores(out, score_counts(scores), scores[scores["rank"].notna()])
 
 
 def serve(

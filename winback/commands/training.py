@@ -16,7 +16,7 @@ from training.registry import promote as move_champion
 from training.summary import training_summary, versions_table
 from training.tracking import resolve_store
 from winback.commands.common import ConfigOption, user_errors
-from winback.commands.features import open_engine
+from winback.commands.features import EngineOption, open_engine
 from winback.console import console
 
 
@@ -26,14 +26,15 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-def train(config: ConfigOption) -> None:
+def train(config: ConfigOption, engine: EngineOption = None) -> None:
     """Train, evaluate against baselines, log to MLflow and register a challenger."""
     _quiet_mlflow()
     with user_errors():
         cfg = load_config(config)
         store = resolve_store(cfg)
+        chosen = open_engine(cfg.engine, engine)
         with console.status("training") as status:
-            result = train_model(cfg, open_engine(cfg.engine, None), store, progress=status.update)
+            result = train_model(cfg, chosen, store, progress=status.update)
         console.print(training_summary(result))
 
 
