@@ -32,6 +32,7 @@ from training.pipeline import TrainingResult, train
 from training.tracking import TRACKING_ENV, TrackingStore, resolve_store
 
 SPEC = SyntheticSpec(users=1_000, days=240, seed=11)
+SMALL_LOG_BOOSTER = {"min_data_in_leaf": 40, "num_leaves": 3, "learning_rate": 0.05}
 ConfigFactory = Callable[..., DatasetConfig]
 
 
@@ -69,7 +70,8 @@ def config_data(data: Path, workdir: Path, **model: Any) -> dict[str, Any]:
             "qualifying_events": ["visit", "view", "add_to_cart", "purchase"],
         },
         "cutoffs": {"start": "2025-03-01", "end": "2025-07-29", "step_days": 30},
-        "model": {"name": "synthetic-churn", "lightgbm": {"min_data_in_leaf": 40}, **model},
+        # 1,000 users: small-log booster settings, like configs/cdnow.yaml
+        "model": {"name": "synthetic-churn", "lightgbm": SMALL_LOG_BOOSTER, **model},
     }
 
 
