@@ -6,11 +6,22 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import bench_features, bench_generator
+from benchmarks import (
+    bench_features,
+    bench_generator,
+    bench_serving,
+    bench_soak,
+    bench_spark,
+    bench_training,
+)
 
 BENCHMARKS: dict[str, Callable[..., int]] = {
     "features": bench_features.main,
     "generator": bench_generator.main,
+    "training": bench_training.main,
+    "serving": bench_serving.main,
+    "soak": bench_soak.main,
+    "spark": bench_spark.main,
 }
 
 

@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import features.synthetic as synthetic
 from features.config import ChurnConfig
@@ -75,27 +77,51 @@ def month_start_cutoffs(
     return tuple(found[-count:])
 
 
+def source_fingerprint(*paths: Path) -> str:
+    """A short hash of source files (a folder: its .py files), to tell when a cache is stale."""
+    digest = hashlib.sha1()
+    for path in paths:
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _generator_fingerprint() -> str:
-    return hashlib.sha1(Path(synthetic.__file__).read_bytes()).hexdigest()[:12]
+    return source_fingerprint(Path(synthetic.__file__))
+
+
+def cached(
+    folder: Path, stamp: Mapping[str, str], build: Callable[[Path], dict[str, Any]]
+) -> dict[str, Any]:
+    """`folder`'s meta.json, after rebuilding the folder unless the meta carries `stamp`.
+
+    `build` fills a staging folder and returns what to add to the meta; the staging folder
+    replaces `folder` only when complete, so an interrupted run never leaves half a file.
+    """
+    meta_path = folder / "meta.json"
+    meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if any(meta.get(key) != value for key, value in stamp.items()):
+        staging = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        meta = {**stamp, **build(staging)}
+        (staging / "meta.json").write_text(json.dumps(meta))
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    return meta
 
 
 def prepare(size: Size, cache: Path = CACHE) -> BenchData:
-    """Write the log once (atomically, so an interrupted run never leaves half a file)."""
+    """Write the log once; regenerated only when the generator's source changes."""
     spec = synthetic.SyntheticSpec(users=size.users, days=size.days, seed=size.seed)
-    folder = cache / f"u{size.users}_d{size.days}_s{size.seed}"
-    meta_path = folder / "meta.json"
-    fingerprint = _generator_fingerprint()
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    if meta.get("generator") != fingerprint:
-        staging = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
+
+    def write_log(staging: Path) -> dict[str, Any]:
         log = synthetic.generate(spec)
         synthetic.write(log, staging)
-        meta = {"generator": fingerprint, "n_events": len(log.events)}
-        (staging / "meta.json").write_text(json.dumps(meta))
-        del log
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
+        return {"n_events": len(log.events)}
+
+    folder = cache / f"u{size.users}_d{size.days}_s{size.seed}"
+    meta = cached(folder, {"generator": _generator_fingerprint()}, write_log)
     return BenchData(
         events=folder / "events.parquet",
         cutoffs=month_start_cutoffs(spec.start, spec.days, CHURN.horizon_days),

@@ -1,22 +1,29 @@
 """Feature rows -> probability, percentile, band and reasons: one function for the service,
-batch scoring and the recall list, so they cannot disagree."""
+batch scoring and the recall list, so they cannot disagree.
+
+The steps are separate functions so the serving benchmark can time each on the same data;
+`score_rows` (a request's few rows) and `score_store_rows` (the whole store) run them in the
+same order. Rows are encoded once for both booster calls.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import pandas as pd
 
 from features.labels import ACTIVE, STATUS
-from serving.reasons import top_reasons
+from serving.reasons import Explained, explain
 from serving.risk import risk_band, risk_percentile
-from training.model_files import ChurnModel
+from training.model_files import ChurnModel, encode
 
 SCORED = "scored"
 UNKNOWN = "unknown"
+# Fewer rows than this are scored on one LightGBM thread: a request's handful of rows is done
+# before OpenMP's other threads would start, and a busy server has no idle core to lend.
+# Batch-sized inputs use every core.
+PARALLEL_FROM_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,22 +36,102 @@ class Scores:
     reasons: list[list[dict[str, object]]]
 
 
-def score_rows(model: ChurnModel, rows: pd.DataFrame, reasons: int = 3) -> Scores:
-    """Score every row (the caller decides who is scorable); columns are matched by name."""
-    probability = model.predict_proba(rows)
+@dataclass(frozen=True)
+class Explanations:
+    """Like `Scores`, with the reasons still as arrays (batch turns them into JSON text)."""
+
+    probability: np.ndarray
+    percentile: np.ndarray
+    band: np.ndarray
+    explained: Explained
+
+
+def threads(rows: int) -> int:
+    """LightGBM's num_threads for this many rows (0: OpenMP's default, every core)."""
+    return 1 if rows < PARALLEL_FROM_ROWS else 0
+
+
+def encoded(model: ChurnModel, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The model's inputs by name (for the reasons) and as the booster's float matrix."""
+    inputs = model.inputs(rows)
+    return inputs, encode(inputs, model.metadata.features)
+
+
+def probabilities(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
+    """`ChurnModel.predict_proba` on an encoded matrix."""
+    margin = model.booster.predict(matrix, raw_score=True, num_threads=threads(len(matrix)))
+    return model.metadata.calibration.apply(np.asarray(margin, dtype="float64"))
+
+
+def contributions(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
+    """`ChurnModel.contributions` on an encoded matrix."""
+    found = model.booster.predict(matrix, pred_contrib=True, num_threads=threads(len(matrix)))
+    return np.asarray(found, dtype="float64")
+
+
+def explained_scores(model: ChurnModel, rows: pd.DataFrame, reasons: int = 3) -> Explanations:
+    """Every step of scoring; the callers only shape the output (dicts or a table)."""
+    inputs, matrix = encoded(model, rows)
+    probability = probabilities(model, matrix)
     percentile = risk_percentile(probability, model.metadata.reference_scores)
-    records = cast(list[dict[str, object]], model.inputs(rows).to_dict("records"))
-    explained = top_reasons(
-        model.contributions(rows),
-        records,
-        model.catalog,
-        count=reasons,
-    )
-    return Scores(
+    return Explanations(
         probability=probability,
         percentile=percentile,
         band=risk_band(percentile),
-        reasons=[[reason.to_dict() for reason in row] for row in explained],
+        explained=explain(contributions(model, matrix), inputs, model.catalog, reasons),
+    )
+
+
+def score_rows(model: ChurnModel, rows: pd.DataFrame, reasons: int = 3) -> Scores:
+    """Score every row (the caller decides who is scorable); columns are matched by name."""
+    scores = explained_scores(model, rows, reasons)
+    return Scores(
+        probability=scores.probability,
+        percentile=scores.percentile,
+        band=scores.band,
+        reasons=[[reason.to_dict() for reason in row] for row in scores.explained.reasons()],
+    )
+
+
+def store_table(
+    rows: pd.DataFrame, active: np.ndarray, scores: Explanations | None, model_version: str
+) -> pd.DataFrame:
+    """The scores table: scored users first by rank (risk, highest first; ties keep row
+    order), then everyone else by user id."""
+    size = len(rows)
+    probability = np.full(size, np.nan)
+    percentile = np.full(size, np.nan)
+    band = np.full(size, None, dtype=object)
+    reasons = np.full(size, "[]", dtype=object)
+    top_reason = np.full(size, None, dtype=object)
+    scored = np.flatnonzero(active)
+    ranking = np.empty(0, dtype=np.intp)
+    if scores is not None:
+        ranking = scored[np.argsort(-scores.probability, kind="stable")]
+        probability[scored] = scores.probability
+        percentile[scored] = scores.percentile
+        band[scored] = scores.band
+        reasons[scored] = scores.explained.json()
+        if scores.explained.sentence.shape[1]:
+            top_reason[scored] = scores.explained.sentence[:, 0]
+    user_id = rows["user_id"].to_numpy()
+    unscored = np.flatnonzero(~active)
+    order = np.concatenate([ranking, unscored[np.argsort(user_id[unscored], kind="stable")]])
+    rank = pd.array(np.arange(1, size + 1), dtype="Int64")
+    rank[len(ranking) :] = pd.NA
+    return pd.DataFrame(
+        {
+            "user_id": user_id[order],
+            "status": rows[STATUS].to_numpy()[order],
+            "churn_probability": probability[order],
+            "risk_percentile": percentile[order],
+            "risk_band": band[order],
+            "rank": rank,
+            "reasons": reasons[order],
+            "top_reason": top_reason[order],
+            "model_version": model_version,
+            "cutoff": rows["cutoff"].to_numpy()[order],
+        }
     )
 
 
@@ -55,31 +142,5 @@ def score_store_rows(model: ChurnModel, rows: pd.DataFrame, model_version: str) 
     (JSON), top_reason, model_version, cutoff.
     """
     active = (rows[STATUS] == ACTIVE).to_numpy()
-    size = len(rows)
-    probability = np.full(size, np.nan)
-    percentile = np.full(size, np.nan)
-    band = np.full(size, None, dtype=object)
-    reasons = np.full(size, "[]", dtype=object)
-    top_reason = np.full(size, None, dtype=object)
-    if active.any():
-        scores = score_rows(model, rows.loc[active])
-        probability[active] = scores.probability
-        percentile[active] = scores.percentile
-        band[active] = scores.band
-        reasons[active] = [json.dumps(r, default=str) for r in scores.reasons]
-        top_reason[active] = [r[0]["sentence"] if r else None for r in scores.reasons]
-    out = pd.DataFrame(
-        {
-            "user_id": rows["user_id"].to_numpy(),
-            "status": rows[STATUS].to_numpy(),
-            "churn_probability": probability,
-            "risk_percentile": percentile,
-            "risk_band": band,
-            "rank": pd.Series(probability).rank(method="first", ascending=False).astype("Int64"),
-            "reasons": reasons,
-            "top_reason": top_reason,
-            "model_version": model_version,
-            "cutoff": rows["cutoff"].to_numpy(),
-        }
-    )
-    return out.sort_values(["rank", "user_id"], na_position="last").reset_index(drop=True)
+    scores = explained_scores(model, rows.loc[active]) if active.any() else None
+    return store_table(rows, active, scores, model_version)

@@ -7,28 +7,22 @@ agreement, and a champion swap under continuous requests with zero failures.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.config import DatasetConfig, load_config
+from benchmarks.served import Server, serve, train_and_materialize
+from benchmarks.served import write_config as write_service_config
+from features.config import load_config
 from features.engine import DuckDBEngine
 from features.synthetic import SyntheticSpec, generate, write
 from serving.batch import score_all, write_scores
-from serving.materialize import materialize
 from serving.model_source import Serving, ServingSource
 from serving.online_store import current_version, read_all, store_root
 from serving.recall.campaign import decisions
@@ -43,32 +37,14 @@ from winback.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
-TOKEN = "s3cret-token"
 OPTED_OUT = [f"u{i:07d}" for i in range(1, 301)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_config(folder: Path, seed: int = 42) -> Path:
-    text = (REPO / "configs" / "demo.yaml").read_text()
-    text = text.replace("../.winback/demo/data", str(folder / "data"))
-    text = text.replace("workdir: ../.winback/demo", f"workdir: {folder / 'work'}")
-    text = text.replace(
-        "cutoffs: {start: 2025-04-01, end: 2025-11-01, step_days: 30}",
-        "cutoffs: {start: 2025-06-01, end: 2025-11-01, step_days: 30}",
+    serving = f"{{max_batch: 50, poll_seconds: 0.5, recall_policy: {write_policy(folder)}}}"
+    return write_service_config(
+        folder, folder / "data", seed=seed, serving=serving, cutoffs_start="2025-06-01"
     )
-    text = text.replace("model: {name: demo-churn}", f"model: {{name: svc-churn, seed: {seed}}}")
-    text = text.replace(
-        "serving: {recall_policy: recall.yaml}",
-        f"serving: {{max_batch: 50, poll_seconds: 0.5, recall_policy: {write_policy(folder)}}}",
-    )
-    path = folder / f"config-{seed}.yaml"
-    path.write_text(text)
-    return path
 
 
 def write_policy(folder: Path) -> Path:
@@ -81,65 +57,14 @@ def write_policy(folder: Path) -> Path:
     return path
 
 
-@dataclass
-class Server:
-    url: str
-    config: DatasetConfig
-    config_path: Path
-    process: subprocess.Popen[bytes]
-
-    def client(self, token: str | None = TOKEN) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError("server never became ready")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("service")
     write(generate(SyntheticSpec(users=1500, days=330, seed=11)), folder / "data")
     config_path = write_config(folder)
-    config = load_config(config_path)
-    engine = DuckDBEngine()
-    train(config, engine, resolve_store(config))
-    materialize(config, engine, dt_latest(config, engine))
-    port = free_port()
-    env = {**os.environ, "WINBACK_API_TOKEN": TOKEN}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "winback.cli", "serve", "-c", str(config_path), "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield Server(url, config, config_path, process)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def dt_latest(config: DatasetConfig, engine: DuckDBEngine):  # type: ignore[no-untyped-def]
-    from serving.materialize import resolve_cutoff
-
-    return resolve_cutoff("latest", config, engine)
+    train_and_materialize(config_path)
+    with serve(config_path, folder / "server.log") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
