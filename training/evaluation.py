@@ -60,7 +60,8 @@ def draw(
     }
     names = [info.name for info in model.metadata.features]
     gain = np.asarray(model.booster.feature_importance(importance_type="gain"), dtype="float64")
-    values = encode(model.inputs(data.test), model.metadata.features)
+    sample = data.test.iloc[plots.sample_rows(len(data.test), seed)]
+    values = encode(model.inputs(sample), model.metadata.features)
     return [
         plots.roc(y, scores, folder / "roc.png"),
         plots.precision_recall(y, scores, folder / "precision_recall.png"),
@@ -68,6 +69,6 @@ def draw(
         plots.gains(y, scores, folder / "gains_lift.png"),
         plots.importance(names, gain, folder / "importance_gain.png"),
         plots.contributions(
-            names, model.contributions(data.test), values, folder / "contributions.png", seed
+            names, model.contributions(sample), values, folder / "contributions.png", seed
         ),
     ]

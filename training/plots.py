@@ -107,16 +107,22 @@ def _value_ranks(values: Floats) -> Floats:
     return ranks
 
 
+def sample_rows(count: int, seed: int) -> npt.NDArray[np.intp]:
+    """The users the contributions plot shows: exact contributions cost a multiple of a
+    prediction, so a million-row test snapshot is explained on a seeded sample only."""
+    return np.random.default_rng(seed).permutation(count)[:CONTRIBUTION_ROWS]
+
+
 def contributions(
     names: Sequence[str], contribution: Floats, values: Floats, path: Path, seed: int
 ) -> Path:
-    """SHAP-style summary from LightGBM's exact contributions: one dot per user and feature,
-    placed by its push on the margin and coloured by the feature's value (grey: missing)."""
+    """SHAP-style summary from LightGBM's exact contributions (of `sample_rows`): one dot per
+    user and feature, placed by its push on the margin and coloured by the feature's value
+    (grey: missing)."""
     rng = np.random.default_rng(seed)
-    rows = rng.permutation(len(contribution))[:CONTRIBUTION_ROWS]
-    order = np.argsort(np.abs(contribution[rows, : len(names)]).mean(axis=0))[-TOP_FEATURES:]
-    pushes = contribution[rows][:, order]
-    colours = _value_ranks(values[rows][:, order])
+    order = np.argsort(np.abs(contribution[:, : len(names)]).mean(axis=0))[-TOP_FEATURES:]
+    pushes = contribution[:, order]
+    colours = _value_ranks(values[:, order])
     heights = np.arange(len(order)) + rng.uniform(-0.3, 0.3, pushes.shape)
     known = ~np.isnan(colours)
     figure, axes = _axes("Per-user contributions (test snapshot)", width=8, height=7)
