@@ -44,12 +44,12 @@ def test_a_measured_save_rate_replaces_the_prior() -> None:
     ("old", "new", "message"),
     [
         (
-            "probability: 0.5 ",
-            "{probability: 0.5, top_percent: 20} ",
+            "probability: 0.3 ",
+            "{probability: 0.3, top_percent: 20} ",
             "warning_line: Value error, give exactly one of probability or top_percent",
         ),
-        ("budget: 2000", "budjet: 2000", "budjet: Extra inputs are not permitted"),
-        ("control_fraction: 0.1", "control_fraction: 1.5", "control_fraction: Input should be"),
+        ("budget: 3000", "budjet: 3000", "budjet: Extra inputs are not permitted"),
+        ("control_fraction: 0.2", "control_fraction: 1.5", "control_fraction: Input should be"),
         ("channel: sms", "channel: fax", "strategies.0.channel: Input should be"),
         (
             "tier: [medium, low]",
