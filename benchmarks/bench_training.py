@@ -195,6 +195,10 @@ def _steps_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _settings(lightgbm: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in lightgbm.items())
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The README's tables, with what they were measured on, so nobody quotes them bare."""
     spec, box, load = result["data"], result["machine"], result["load_average"]
@@ -224,16 +228,17 @@ def markdown(result: dict[str, Any]) -> str:
         f"features, from {spec['events']:,} synthetic events of {spec['users']:,} users over "
         f"{spec['days']} days and {len(spec['cutoffs'])} cutoffs; snapshots built beforehand, "
         f"not timed. Each approach {best}, each run in a fresh process with imports and "
-        "input loading before the clock; all stopped early at the same iteration. Peak "
-        "memory is the process's peak RSS, input table included.",
+        "input loading before the clock; all stopped early at the same iteration. CPU time "
+        "is summed over threads (a few steps use both cores); peak memory is the process's "
+        "peak RSS, input included (the matrices for bare, else the snapshot table).",
         "",
         f"Target: full pipeline ≤ {target['max']}x bare lightgbm.train, judged on the worse "
         f"of wall time ({target['wall']:.2f}x) and CPU time ({target['cpu']:.2f}x): "
         f"{target['value']:.2f}x ({verdict}).",
         "",
         f"Machine: {box['cpu']}, {box['cpus']} CPUs, {box['memory_gb']} GB RAM; Python "
-        f"{box['python']}, LightGBM {box['lightgbm']} (num_threads "
-        f"{result['lightgbm']['num_threads']}), MLflow {box['mlflow']}; 1-minute load "
+        f"{box['python']}, LightGBM {box['lightgbm']} with the config's defaults "
+        f"({_settings(result['lightgbm'])}), MLflow {box['mlflow']}; 1-minute load "
         f"average {load['start']:.1f} before and {load['end']:.1f} after. Measured "
         f"{result['measured_at']} with `{result['command']}`.",
     ]
