@@ -272,8 +272,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Model: LightGBM with {scored['trees']:,} trees, trained by `winback train` on a "
         f"{plan['users']:,}-user synthetic log; {result['store_users']:,} users in the served "
-        "store. HTTP: `winback serve` (BentoML, one worker, bearer token on) on loopback; the "
-        "client is this benchmark's process, one asyncio httpx client with keep-alive, sending "
+        f"store. HTTP: `winback serve` (BentoML, {result['workers']} worker processes, bearer "
+        "token on, access log off) on loopback; the client is this benchmark's process, one "
+        "aiohttp session with keep-alive, sending "
         f"open-loop at the fixed rate for {plan['load_seconds']:.0f} s after a 3 s warm-up, "
         "random active users; latency counts from when each request was due (no coordinated "
         "omission). In-process rows are the same kind of requests; bare predict runs on one "
@@ -355,6 +356,7 @@ def main(small: bool = False, runs: int = 1) -> int:
             "floor_calls": plan.floor_calls,
         },
         "store_users": current.store.version.rows,
+        "workers": config.serving.workers,
         "http": http,
         "in_process": floor,
         "batch": scored,

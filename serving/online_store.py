@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -128,18 +128,26 @@ class OnlineStore:
         uri = f"file:{version.sqlite_path}?mode=ro&immutable=1"
         self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)
 
-    def lookup(self, user_ids: Sequence[str]) -> pd.DataFrame:
-        """Rows for the known ids (unknown ids are simply absent), in no particular order."""
-        if not user_ids:
-            return pd.DataFrame(columns=[KEY])
-        placeholders = ", ".join("?" for _ in user_ids)
+    def lookup(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Columns by name for the known ids (unknown ids are simply absent), in no particular
+        order. Plain object arrays, not a DataFrame: building one costs more than the lookup
+        and the scoring of a request's few users together."""
+        placeholders = ", ".join("?" for _ in user_ids) or "NULL"
         query = f"SELECT * FROM {TABLE} WHERE {KEY} IN ({placeholders})"
         cursor = self._con.execute(query, list(user_ids))
         names = [description[0] for description in cursor.description]
-        return pd.DataFrame(cursor.fetchall(), columns=names)
+        rows = cursor.fetchall()
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        return {name: _array(column) for name, column in zip(names, values, strict=True)}
 
     def close(self) -> None:
         self._con.close()
+
+
+def _array(values: Sequence[object]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def read_all(version: StoreVersion) -> pa.Table:

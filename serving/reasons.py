@@ -114,11 +114,13 @@ def _key(value: object) -> object:
     return value
 
 
-def _cells(frame: pd.DataFrame, name: str | None, index: np.ndarray) -> list[object]:
-    """The values `to_dict("records")` gives (Python scalars) for the rows in `index`."""
-    if name is None or name not in frame.columns:
+def _cells(
+    frame: pd.DataFrame | Mapping[str, object], name: str | None, index: np.ndarray
+) -> list[object]:
+    """Python scalars (what JSON and sentences take) for the rows in `index`."""
+    if name is None or name not in frame:
         return [None] * len(index)
-    values = frame[name].iloc[index].tolist()
+    values = np.asarray(frame[name])[index].tolist()
     return [value.item() if isinstance(value, np.generic) else value for value in values]
 
 
@@ -159,13 +161,16 @@ class Explained:
 
 
 def explain(
-    contributions: np.ndarray, inputs: pd.DataFrame, catalog: Sequence[Feature], count: int = 3
+    contributions: np.ndarray,
+    inputs: pd.DataFrame | Mapping[str, object],
+    catalog: Sequence[Feature],
+    count: int = 3,
 ) -> Explained:
     """The features pushing each user's risk up the most (by absolute value if none do).
 
     `contributions` is LightGBM's pred_contrib output: one column per feature in catalog
     order, then the bias column, which is not a reason and is dropped. `inputs` holds the
-    features by name, aligned with the contribution rows.
+    features by name (a DataFrame or arrays), aligned with the contribution rows.
     """
     per_feature = contributions[:, : len(catalog)]
     picked = top_features(per_feature, count)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.errors import WinbackError
@@ -68,29 +69,25 @@ def check_batch(size: int, limit: int, field: str) -> None:
 
 def score_users(serving: Serving, user_ids: Sequence[str]) -> list[Result]:
     """Known active users are scored; others report their status; unknown ids say so."""
-    rows = serving.store.lookup(list(dict.fromkeys(user_ids)))
-    by_id = rows.set_index(KEY, drop=False) if len(rows) else rows
-    active = rows[rows[STATUS] == ACTIVE] if len(rows) else rows
+    found = serving.store.lookup(list(dict.fromkeys(user_ids)))
+    status = dict(zip(found[KEY].tolist(), found[STATUS].tolist(), strict=True))
+    active = np.flatnonzero(found[STATUS] == ACTIVE)
     scored: dict[str, Result] = {}
     if len(active):
-        scores = score_rows(serving.model, active)
-        for i, user_id in enumerate(active[KEY]):
+        rows = {name: values[active] for name, values in found.items()}
+        scores = score_rows(serving.model, rows)
+        for i, user_id in enumerate(rows[KEY].tolist()):
             base = _result(user_id, SCORED, serving.version)
             scored[user_id] = _scored(
                 base, scores.probability[i], scores.percentile[i], scores.band[i], scores.reasons[i]
             )
-    results = []
-    for user_id in user_ids:
-        if user_id in scored:
-            results.append(scored[user_id])
-        elif len(by_id) and user_id in by_id.index:
-            results.append(_result(user_id, str(by_id.loc[user_id, STATUS]), serving.version))
-        else:
-            results.append(_result(user_id, UNKNOWN, serving.version))
-    return results
+    return [
+        scored.get(user_id) or _result(user_id, str(status.get(user_id, UNKNOWN)), serving.version)
+        for user_id in user_ids
+    ]
 
 
-def _feature_frame(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def _feature_rows(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Posted rows as model inputs: unknown names and non-finite numbers are the client's error."""
     meta = serving.model.metadata
     known = set(meta.input_names)
@@ -112,15 +109,17 @@ def _feature_frame(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> pd.Da
                 raise RequestError(f"rows[{index}].{name}: must be a number or null")
             elif not math.isfinite(value):
                 raise RequestError(f"rows[{index}].{name}: {value} is not a finite number")
-    frame = pd.DataFrame(list(rows), columns=[KEY, *meta.input_names])
-    numeric = [name for name in meta.input_names if name not in categorical]
-    frame[numeric] = frame[numeric].astype("float64")
-    return frame
+    columns = {}
+    for name in (KEY, *meta.input_names):
+        column = np.empty(len(rows), dtype=object)
+        column[:] = [row.get(name) for row in rows]
+        columns[name] = column
+    return columns
 
 
 def score_features(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> list[Result]:
-    frame = _feature_frame(serving, rows)
-    scores = score_rows(serving.model, frame)
+    columns = _feature_rows(serving, rows)
+    scores = score_rows(serving.model, columns)
     return [
         _scored(
             _result(user_id if isinstance(user_id, str) else None, SCORED, serving.version),
@@ -129,7 +128,7 @@ def score_features(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> list[
             scores.band[i],
             scores.reasons[i],
         )
-        for i, user_id in enumerate(frame[KEY])
+        for i, user_id in enumerate(columns[KEY].tolist())
     ]
 
 

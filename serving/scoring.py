@@ -16,7 +16,7 @@ import pandas as pd
 from features.labels import ACTIVE, STATUS
 from serving.reasons import Explained, explain
 from serving.risk import risk_band, risk_percentile
-from training.model_files import ChurnModel, encode
+from training.model_files import ChurnModel, Columns, encode
 
 SCORED = "scored"
 UNKNOWN = "unknown"
@@ -51,7 +51,7 @@ def threads(rows: int) -> int:
     return 1 if rows < PARALLEL_FROM_ROWS else 0
 
 
-def encoded(model: ChurnModel, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def encoded(model: ChurnModel, rows: Columns) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The model's inputs by name (for the reasons) and as the booster's float matrix."""
     inputs = model.inputs(rows)
     return inputs, encode(inputs, model.metadata.features)
@@ -69,7 +69,7 @@ def contributions(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(found, dtype="float64")
 
 
-def explained_scores(model: ChurnModel, rows: pd.DataFrame, reasons: int = 3) -> Explanations:
+def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:
     """Every step of scoring; the callers only shape the output (dicts or a table)."""
     inputs, matrix = encoded(model, rows)
     probability = probabilities(model, matrix)
@@ -82,7 +82,7 @@ def explained_scores(model: ChurnModel, rows: pd.DataFrame, reasons: int = 3) ->
     )
 
 
-def score_rows(model: ChurnModel, rows: pd.DataFrame, reasons: int = 3) -> Scores:
+def score_rows(model: ChurnModel, rows: Columns, reasons: int = 3) -> Scores:
     """Score every row (the caller decides who is scorable); columns are matched by name."""
     scores = explained_scores(model, rows, reasons)
     return Scores(

@@ -1,7 +1,8 @@
 """From a snapshot table to the rows, features and weights each stage of training sees.
 
 Only rows with a label (active users whose window was fully observed) are used; the
-BG/NBD fit is the exception, as it describes every user known at the last training cutoff.
+BG/NBD fit is the exception, as it describes every user known at the last validation cutoff
+(their features only: no label is read).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def assemble(
     split = temporal_split(list(labelled[CUTOFF].unique()), horizon_days, config.validation_cutoffs)
     params = None
     if config.probability_alive:
-        params = bgnbd.fit(snapshot[snapshot[CUTOFF] == split.train[-1]])
+        params = bgnbd.fit(snapshot[snapshot[CUTOFF] == split.validation[-1]])
     labelled = add_derived(labelled.astype({LABEL: "int8"}), params, horizon_days)
     frames = {
         "train": labelled[labelled[CUTOFF].isin(split.train)],

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -126,39 +127,62 @@ class ModelMetadata(_Record):
         return [info.name for info in self.features if not info.derived]
 
 
+# Rows for a model: a DataFrame, or column name -> one value per row (the service's few
+# rows as plain arrays, without building a DataFrame per request). Both index by name.
+Columns = pd.DataFrame | Mapping[str, Any]
+
+
 def add_derived(frame: pd.DataFrame, params: BgNbdParams | None, horizon_days: int) -> pd.DataFrame:
     """Snapshot rows plus the model-based features, as both training and serving compute them."""
     if params is None:
         return frame
-    return frame.join(probabilities(frame, params, horizon_days))
+    return frame.assign(**probabilities(frame, params, horizon_days))
 
 
-def _numeric(column: pd.Series) -> Floats:
+def numeric(values: Any, name: str) -> Floats:
+    """float64 with NaN for missing (None, NaN or pandas' NA alike)."""
     try:
-        return column.to_numpy(dtype="float64", na_value=np.nan)
+        if isinstance(values, pd.Series):
+            return values.to_numpy(dtype="float64", na_value=np.nan)
+        return np.asarray(values, dtype="float64")
     except (TypeError, ValueError):
-        raise ModelInputError(f"feature {column.name!r} must be numeric") from None
+        raise ModelInputError(f"feature {name!r} must be numeric") from None
 
 
-def _codes(column: pd.Series, levels: Sequence[str]) -> Floats:
+def categories(values: Any) -> npt.NDArray[np.object_]:
+    """Text per row, None where missing: how categorical values are compared with levels."""
+    raw = np.asarray(values, dtype=object)
+    missing = pd.isna(raw)
+    if not raw.size:
+        return raw
+    text: npt.NDArray[np.object_] = raw.astype(str).astype(object)
+    text[missing] = None
+    return text
+
+
+@lru_cache(maxsize=64)
+def _level_index(levels: tuple[str, ...]) -> pd.Index:
+    return pd.Index(levels, dtype=object)
+
+
+def _codes(values: Any, levels: Sequence[str]) -> Floats:
     """Position in the training levels; unseen or missing values are NaN (LightGBM: missing)."""
-    text = column.astype("object").map(lambda value: None if pd.isna(value) else str(value))
-    codes = pd.Categorical(text, categories=list(levels)).codes
+    codes = _level_index(tuple(levels)).get_indexer(pd.Index(categories(values), dtype=object))
     return np.where(codes < 0, np.nan, codes).astype("float64")
 
 
-def encode(frame: pd.DataFrame, features: Sequence[FeatureInfo]) -> Floats:
+def encode(frame: Columns, features: Sequence[FeatureInfo]) -> Floats:
     """A float matrix in model order, picked by name: input column order never matters."""
-    missing = [info.name for info in features if info.name not in frame.columns]
+    missing = [info.name for info in features if info.name not in frame]
     if missing:
         raise ModelInputError(f"rows lack the model's features: {', '.join(missing)}")
     columns = [
         _codes(frame[info.name], info.levels or [])
         if info.kind == "categorical"
-        else _numeric(frame[info.name])
+        else numeric(frame[info.name], info.name)
         for info in features
     ]
-    return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+    return np.column_stack(columns)
 
 
 class ChurnModel:
@@ -188,24 +212,33 @@ class ChurnModel:
         """Booster inputs in booster order (the column order of `contributions`)."""
         return [info.feature() for info in self.metadata.features]
 
-    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The booster's inputs by name, derived ones included (for reasons next to scores)."""
+    def inputs(self, frame: Columns) -> dict[str, np.ndarray]:
+        """The booster's inputs by name as arrays (numbers as float64, categories as text or
+        None), derived ones included: what reasons quote next to a score."""
         meta = self.metadata
-        missing = [name for name in meta.input_names if name not in frame.columns]
+        missing = [name for name in meta.input_names if name not in frame]
         if missing:
             raise ModelInputError(f"rows lack the model's features: {', '.join(missing)}")
-        derived = add_derived(frame[meta.input_names], meta.bgnbd, meta.horizon_days)
-        return derived[[info.name for info in meta.features]]
+        given: dict[str, np.ndarray] = {
+            info.name: categories(frame[info.name])
+            if info.kind == "categorical"
+            else numeric(frame[info.name], info.name)
+            for info in meta.features
+            if not info.derived
+        }
+        if meta.bgnbd is not None:
+            given.update(probabilities(given, meta.bgnbd, meta.horizon_days))
+        return {info.name: given[info.name] for info in meta.features}
 
-    def margin(self, frame: pd.DataFrame) -> Floats:
+    def margin(self, frame: Columns) -> Floats:
         matrix = encode(self.inputs(frame), self.metadata.features)
         return np.asarray(self.booster.predict(matrix, raw_score=True), dtype="float64")
 
-    def predict_proba(self, frame: pd.DataFrame) -> Floats:
+    def predict_proba(self, frame: Columns) -> Floats:
         """Calibrated probability of churning within the horizon, one per row."""
         return self.metadata.calibration.apply(self.margin(frame))
 
-    def contributions(self, frame: pd.DataFrame) -> Floats:
+    def contributions(self, frame: Columns) -> Floats:
         """LightGBM's own per-feature contributions to the raw margin, then the bias column."""
         matrix = encode(self.inputs(frame), self.metadata.features)
         return np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype="float64")

@@ -37,11 +37,12 @@ def table(users: list[str], recency: list[float | None]) -> pa.Table:
 def test_lookup_returns_known_users_and_omits_unknown_ones(tmp_path: Path) -> None:
     write_version(tmp_path, table(["a", "b", "c"], [1.5, None, 30.0]), dt.date(2024, 3, 1), CATALOG)
     store = OnlineStore(current_version(tmp_path))
-    rows = store.lookup(["c", "zzz", "b"]).set_index("user_id")
+    rows = pd.DataFrame(store.lookup(["c", "zzz", "b"])).set_index("user_id")
     assert sorted(rows.index) == ["b", "c"]
     assert rows.loc["c", "recency_days"] == 30.0 and pd.isna(rows.loc["b", "recency_days"])
     assert "label" not in rows.columns and rows.loc["c", "cutoff"] == "2024-03-01"
-    assert store.lookup([]).empty
+    nobody = store.lookup([])
+    assert "recency_days" in nobody and all(len(values) == 0 for values in nobody.values())
 
 
 def test_a_new_version_becomes_current_and_the_old_one_stays_readable(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_a_new_version_becomes_current_and_the_old_one_stays_readable(tmp_path: 
     old = OnlineStore(first)
     second = write_version(tmp_path, table(["a", "b"], [2.0, 3.0]), dt.date(2024, 3, 2), CATALOG)
     assert current_version(tmp_path) == second
-    assert old.lookup(["a"]).recency_days.tolist() == [1.0]
+    assert old.lookup(["a"])["recency_days"].tolist() == [1.0]
     assert read_all(second).num_rows == 2 and second.feature_set == feature_set_version(CATALOG)
 
 
