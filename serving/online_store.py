@@ -138,13 +138,14 @@ class OnlineStore:
         names = [description[0] for description in cursor.description]
         rows = cursor.fetchall()
         values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-        return {name: _array(column) for name, column in zip(names, values, strict=True)}
+        return {name: object_array(column) for name, column in zip(names, values, strict=True)}
 
     def close(self) -> None:
         self._con.close()
 
 
-def _array(values: Sequence[object]) -> np.ndarray:
+def object_array(values: Sequence[object]) -> np.ndarray:
+    """A 1-D object array of exactly these values (np.array would nest tuples or guess types)."""
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array

@@ -21,7 +21,7 @@ import pandas as pd
 from features.errors import WinbackError
 from features.labels import ACTIVE, STATUS
 from serving.model_source import Serving
-from serving.online_store import KEY, read_all
+from serving.online_store import KEY, object_array, read_all
 from serving.recall.campaign import decisions, input_stamp
 from serving.recall.codes import CONTROL, TREATMENT
 from serving.recall.policy import RecallPolicy, load_policy
@@ -109,12 +109,9 @@ def _feature_rows(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> dict[s
                 raise RequestError(f"rows[{index}].{name}: must be a number or null")
             elif not math.isfinite(value):
                 raise RequestError(f"rows[{index}].{name}: {value} is not a finite number")
-    columns = {}
-    for name in (KEY, *meta.input_names):
-        column = np.empty(len(rows), dtype=object)
-        column[:] = [row.get(name) for row in rows]
-        columns[name] = column
-    return columns
+    return {
+        name: object_array([row.get(name) for row in rows]) for name in (KEY, *meta.input_names)
+    }
 
 
 def score_features(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> list[Result]:
