@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,14 +160,28 @@ def categories(values: Any) -> npt.NDArray[np.object_]:
     return text
 
 
+# Up to this many rows, categories are looked up in a dict: building pandas Indexes costs
+# more than the lookups for a request's few rows; a batch's million rows go through pandas.
+DICT_LOOKUP_ROWS = 64
+
+
 @lru_cache(maxsize=64)
 def _level_index(levels: tuple[str, ...]) -> pd.Index:
     return pd.Index(levels, dtype=object)
 
 
+@lru_cache(maxsize=64)
+def _level_codes(levels: tuple[str, ...]) -> dict[str, float]:
+    return {level: float(code) for code, level in enumerate(levels)}
+
+
 def _codes(values: Any, levels: Sequence[str]) -> Floats:
     """Position in the training levels; unseen or missing values are NaN (LightGBM: missing)."""
-    codes = _level_index(tuple(levels)).get_indexer(pd.Index(categories(values), dtype=object))
+    text = categories(values)
+    if len(text) <= DICT_LOOKUP_ROWS:
+        lookup = _level_codes(tuple(levels))
+        return np.array([lookup.get(value, np.nan) for value in text], dtype="float64")
+    codes = _level_index(tuple(levels)).get_indexer(pd.Index(text, dtype=object))
     return np.where(codes < 0, np.nan, codes).astype("float64")
 
 
@@ -207,7 +221,7 @@ class ChurnModel:
         text = json.dumps(self.metadata.model_dump(mode="json"), indent=1)
         (directory / METADATA_FILE).write_text(text)
 
-    @property
+    @cached_property
     def catalog(self) -> list[Feature]:
         """Booster inputs in booster order (the column order of `contributions`)."""
         return [info.feature() for info in self.metadata.features]

@@ -10,7 +10,14 @@ import pytest
 
 from training.dataset import TrainingData
 from training.fitting import FittedModel
-from training.model_files import METADATA_FILE, MODEL_FILE, ChurnModel, ModelInputError
+from training.model_files import (
+    DICT_LOOKUP_ROWS,
+    METADATA_FILE,
+    MODEL_FILE,
+    ChurnModel,
+    ModelInputError,
+    _codes,
+)
 
 Rows = pd.DataFrame
 
@@ -82,3 +89,14 @@ def test_a_long_silence_scores_higher_than_a_visit_yesterday(
 def test_probabilities_are_proper_and_never_certain(fitted: FittedModel, rows: Rows) -> None:
     probability = fitted.model.predict_proba(rows)
     assert ((probability > 0) & (probability < 1)).all()
+
+
+def test_a_few_rows_encode_like_a_batch() -> None:
+    """Requests' few rows take a dict lookup, batches pandas: the codes must be the same."""
+    levels = ["email", "ads", "7"]
+    values = np.array(["ads", None, "social", 7, np.nan, "email"] * 20, dtype=object)
+    assert len(values) > DICT_LOOKUP_ROWS
+    batch = _codes(values, levels)
+    few = np.concatenate([_codes(values[i : i + 4], levels) for i in range(0, len(values), 4)])
+    np.testing.assert_array_equal(few, batch)
+    np.testing.assert_array_equal(batch[:6], [1.0, np.nan, np.nan, 2.0, np.nan, 0.0])
