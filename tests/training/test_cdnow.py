@@ -19,10 +19,7 @@ from training.evaluation import MODEL, Evaluation, evaluate_all
 from training.fitting import fit_model
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "cdnow.yaml"
-# The brief asks for ECE <= 0.03. The churn rate jumps from 0.580 at the cutoff before the
-# test one to 0.614 at it, which no earlier label can reveal, so the calibrated mean is
-# ~0.027 low and ECE lands at ~0.033. This bound catches real calibration regressions.
-ECE_BOUND = 0.035
+ECE_BOUND = 0.03  # the target; measured 0.0223 (README)
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +34,7 @@ def evaluation(tmp_path_factory: pytest.TempPathFactory) -> Evaluation:
     )
     assert data.split.test == dt.date(1998, 3, 28)
     assert data.split.validation == (dt.date(1997, 12, 28),)
-    assert max(data.split.train) == dt.date(1997, 9, 29)
+    assert max(data.split.train) == dt.date(1997, 11, 28)
     rfm = baselines.fit_rfm_logreg(data.train, labels(data.train))
     return evaluate_all(data, fit_model(config, data).model, rfm)
 
