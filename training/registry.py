@@ -117,13 +117,14 @@ def _compare(
         reason = f"champion v{current} cannot score today's snapshot ({error}); promote by hand"
         return Decision(False, reason, current, challenger_auc)
     gain = challenger_auc - champion_auc
-    if gain > margin:
-        reason = f"ROC AUC {challenger_auc:.4f} beats champion v{current} ({champion_auc:.4f})"
-        return Decision(True, reason, version, challenger_auc, champion_auc)
-    reason = (
-        f"ROC AUC {challenger_auc:.4f} vs champion v{current} {champion_auc:.4f}: "
-        f"gain {gain:+.4f} is not above the margin {margin:.4f}"
+    # Five decimals: near-ties are common (a retrain on the same data) and must read as such.
+    compared = (
+        f"ROC AUC {challenger_auc:.5f} vs champion v{current} {champion_auc:.5f}: gain {gain:+.5f}"
     )
+    if gain > margin:
+        reason = f"{compared} is above the margin {margin:.4f}"
+        return Decision(True, reason, version, challenger_auc, champion_auc)
+    reason = f"{compared} is not above the margin {margin:.4f}"
     return Decision(False, reason, current, challenger_auc, champion_auc)
 
 
