@@ -19,6 +19,10 @@ from training.registry import CHAMPION, champion_version, load_version
 from training.tracking import TrackingStore
 
 log = logging.getLogger(__name__)
+# MLflow unpickles pyfunc and some flavours' models unless this is false (its default is
+# true). The service reads only the LightGBM text file and the JSON metadata; with this set,
+# anything that tried to unpickle a model in the service would fail instead.
+NO_PICKLES = {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
 
 
 class NoChampionError(WinbackError):

@@ -26,7 +26,7 @@ from features.config import ServingConfig, load_config
 from features.errors import WinbackError
 from serving import heap
 from serving.auth import BearerToken
-from serving.model_source import Serving, ServingSource
+from serving.model_source import NO_PICKLES, Serving, ServingSource
 from serving.online_store import store_root
 from serving.responses import (
     RecallCache,
@@ -119,6 +119,7 @@ async def scored(rows: int, answer: Callable[[], Json]) -> Json:
 )
 class WinbackService:
     def __init__(self) -> None:
+        os.environ.update(NO_PICKLES)  # also when started by `bentoml serve` directly
         self.config = load_config(Path(os.environ[CONFIG_ENV]))
         self.source = ServingSource(
             resolve_store(self.config), self.config.model.name, store_root(self.config)

@@ -72,6 +72,13 @@ def store_rows(server: Server) -> pd.DataFrame:
     return read_all(current_version(store_root(server.config))).to_pandas()
 
 
+def test_every_server_process_refuses_to_unpickle_models(server: Server) -> None:
+    processes = server.processes()
+    assert len(processes) >= 2  # the BentoML arbiter and its workers
+    for process in processes:
+        assert process.environ().get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION") == "false"
+
+
 def test_probes_and_metrics_need_no_token(server: Server) -> None:
     with server.client(token=None) as client:
         assert client.get("/livez").status_code == 200

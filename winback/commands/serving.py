@@ -13,7 +13,7 @@ from features.config import load_config
 from features.engine import DuckDBEngine
 from serving.batch import score_all, write_scores
 from serving.materialize import materialize, resolve_cutoff
-from serving.model_source import ServingSource
+from serving.model_source import NO_PICKLES, ServingSource
 from serving.online_store import store_root
 from serving.service import CONFIG_ENV
 from training.tracking import resolve_store
@@ -83,7 +83,7 @@ def serve(
     """Start the HTTP scoring service (BentoML) with this config's champion and store."""
     with user_errors():
         load_config(config)
-    env = {**os.environ, CONFIG_ENV: str(config.resolve())}
+    env = {**os.environ, **NO_PICKLES, CONFIG_ENV: str(config.resolve())}
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:WinbackService"]
     args = [*command, "--host", host, "--port", str(port)]
     os.execvpe(sys.executable, args, env)
