@@ -184,13 +184,18 @@ def summary(
 def _steps_lines(result: dict[str, Any]) -> list[str]:
     rows = {row["approach"]: row for row in result["results"]}
     pipeline, bare = rows["pipeline"], rows["bare"]
-    lines = ["| Full pipeline step | Wall time (s) | Share |", "|---|---:|---:|"]
+    lines = [
+        "| Full pipeline step | Wall time (s) | CPU time (s) | Share of wall |",
+        "|---|---:|---:|---:|",
+    ]
     for step in pipeline["steps"]:
         share = step["seconds"] / pipeline["seconds"]
-        lines.append(f"| {step['step']} | {step['seconds']:.1f} | {share:.0%} |")
+        lines.append(
+            f"| {step['step']} | {step['seconds']:.1f} | {step['cpu_seconds']:.1f} | {share:.0%} |"
+        )
     lines.append(
         f"| **total** (bare lightgbm.train: {bare['seconds']:.1f}) "
-        f"| **{pipeline['seconds']:.1f}** | 100% |"
+        f"| **{pipeline['seconds']:.1f}** | **{pipeline['cpu_seconds']:.1f}** | 100% |"
     )
     return lines
 
@@ -264,9 +269,10 @@ def show(result: dict[str, Any]) -> None:
     steps = Table(title="Where the full pipeline's time goes")
     steps.add_column("Step")
     steps.add_column("Seconds", justify="right")
+    steps.add_column("CPU seconds", justify="right")
     pipeline = next(row for row in result["results"] if row["approach"] == "pipeline")
     for step in pipeline["steps"]:
-        steps.add_row(step["step"], f"{step['seconds']:.2f}")
+        steps.add_row(step["step"], f"{step['seconds']:.2f}", f"{step['cpu_seconds']:.2f}")
     console.print(steps)
     target = result["targets"]["pipeline_vs_bare"]
     colour = "green" if target["met"] else "yellow"

@@ -70,20 +70,25 @@ class Inputs:
 
 
 class Steps:
-    """Timestamps of progress messages, so a run's time splits into the pipeline's steps."""
+    """Wall and CPU clocks at each progress message, so a run's time splits into the
+    pipeline's steps (CPU shows which steps use more than one core)."""
 
     def __init__(self) -> None:
-        self.marks: list[tuple[str, float]] = []
+        self.marks: list[tuple[str, float, float]] = []
 
     def __call__(self, message: str) -> None:
-        self.marks.append((message, time.perf_counter()))
+        self.marks.append((message, time.perf_counter(), time.process_time()))
 
-    def seconds(self, end: float) -> list[dict[str, Any]]:
-        """Each step's name and the time until the next message (the last one: until `end`)."""
-        ends = [mark for _, mark in self.marks[1:]] + [end]
+    def seconds(self, end: float, cpu_end: float) -> list[dict[str, Any]]:
+        """Each step's name and the time until the next message (the last one: until the end)."""
+        ends = [(wall, cpu) for _, wall, cpu in self.marks[1:]] + [(end, cpu_end)]
         return [
-            {"step": _name(message), "seconds": round(stop - start, 3)}
-            for (message, start), stop in zip(self.marks, ends, strict=True)
+            {
+                "step": _name(message),
+                "seconds": round(stop - start, 3),
+                "cpu_seconds": round(cpu_stop - cpu_start, 3),
+            }
+            for (message, start, cpu_start), (stop, cpu_stop) in zip(self.marks, ends, strict=True)
         ]
 
 
@@ -196,14 +201,14 @@ def main(argv: list[str] | None = None) -> None:
         steps = Steps()
         cpu_start, start = time.process_time(), time.perf_counter()
         trained = work(steps)
-        end = time.perf_counter()
-        cpu_seconds = time.process_time() - cpu_start  # all threads
+        end, cpu_end = time.perf_counter(), time.process_time()
+        cpu_seconds = cpu_end - cpu_start  # all threads
     report = {
         "seconds": end - start,
         "cpu_seconds": cpu_seconds,
         "peak_mb": _peak_mb(),
         "baseline_mb": baseline_mb,
-        "steps": steps.seconds(end),
+        "steps": steps.seconds(end, cpu_end),
         **trained,
     }
     print(json.dumps(report), file=sys.stdout, flush=True)

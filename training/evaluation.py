@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -28,11 +29,17 @@ class Evaluation:
     def test_probability(self) -> Floats:
         return self.scores[MODEL]
 
+    @property
+    def test_auc(self) -> float:
+        """The model's test ROC AUC: always measured (only other metrics can be None)."""
+        return cast(float, self.test[MODEL]["roc_auc"])
+
 
 def evaluate_all(data: TrainingData, model: ChurnModel, rfm: Pipeline) -> Evaluation:
     y = labels(data.test)
+    margin = model.margin(data.test)  # once: the probabilities and the plots both need it
     scores = {
-        MODEL: model.predict_proba(data.test),
+        MODEL: model.metadata.calibration.apply(margin),
         baselines.RFM_LOGREG: baselines.rfm_logreg_scores(rfm, data.test),
         baselines.RECENCY_RULE: baselines.recency_rule(data.test),
     }
@@ -43,7 +50,7 @@ def evaluate_all(data: TrainingData, model: ChurnModel, rfm: Pipeline) -> Evalua
     validation = evaluate(
         labels(data.validation), model.predict_proba(data.validation), is_probability=True
     )
-    return Evaluation(test, validation, scores, model.margin(data.test))
+    return Evaluation(test, validation, scores, margin)
 
 
 def draw(

@@ -73,15 +73,17 @@ def decide(
     store: TrackingStore,
     name: str,
     version: str,
-    challenger: ChurnModel,
+    challenger_auc: float,
     test: pd.DataFrame,
     y: np.ndarray,
     margin: float,
 ) -> Decision:
-    """Give `version` the challenger alias, and the champion alias if it earns it."""
+    """Give `version` the challenger alias, and the champion alias if it earns it.
+
+    `challenger_auc` is the new model's ROC AUC on `test`, as its evaluation measured it;
+    the champion is re-scored on the same rows."""
     client = store.client()
     client.set_registered_model_alias(name, CHALLENGER, version)
-    challenger_auc = float(roc_auc_score(y, challenger.predict_proba(test)))
     with registry_lock(store):
         decision = _compare(store, name, version, challenger_auc, test, y, margin)
         if decision.promoted:
