@@ -11,10 +11,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import anyio
 import bentoml
@@ -31,6 +31,7 @@ from serving.online_store import store_root
 from serving.responses import (
     RecallCache,
     RequestError,
+    Result,
     check_batch,
     model_info,
     recall_list,
@@ -45,6 +46,7 @@ CONFIG_ENV = "WINBACK_CONFIG"
 # TypeAdapter and schema twice per response (about a third of a 1-user /score here).
 Json = Annotated[dict[str, Any], ContentType("application/json")]
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _settings() -> ServingConfig:
@@ -99,15 +101,6 @@ def client_errors() -> Iterator[None]:
         raise InvalidArgument(str(error)) from None
     except WinbackError as error:
         raise ServiceUnavailable(str(error)) from None
-
-
-async def scored(rows: int, answer: Callable[[], Json]) -> Json:
-    """A few rows are scored on the event loop: their ~2 ms cost less than the hand-off to a
-    worker thread and the GIL going back and forth. Bigger requests go to a thread, so the
-    loop keeps taking other requests while LightGBM (which releases the GIL) works."""
-    if rows <= INLINE_ROWS:
-        return answer()
-    return await anyio.to_thread.run_sync(answer)
 
 
 @bentoml.asgi_app(info_app, path="/")
@@ -168,27 +161,32 @@ class WinbackService:
             raise ServiceUnavailable("no champion model loaded yet; see the server log")
         return current
 
-    @bentoml.api(route="/score")
-    async def score(self, user_ids: list[str]) -> Json:
-        """Churn risk, band, reasons for users by id (unknown ids are reported, not errors)."""
+    async def _results(
+        self, items: Sequence[T], field: str, score: Callable[[Serving, Sequence[T]], list[Result]]
+    ) -> Json:
+        """`score` on a checked batch. A few rows are scored on the event loop: their ~2 ms
+        cost less than the hand-off to a worker thread and the GIL going back and forth.
+        Bigger requests go to a thread, so the loop keeps taking other requests while
+        LightGBM (which releases the GIL) works."""
 
         def answer() -> Json:
             with client_errors():
-                check_batch(len(user_ids), self.config.serving.max_batch, "user_ids")
-                return {"results": score_users(self._serving(), user_ids)}
+                check_batch(len(items), self.config.serving.max_batch, field)
+                return {"results": score(self._serving(), items)}
 
-        return await scored(len(user_ids), answer)
+        if len(items) <= INLINE_ROWS:
+            return answer()
+        return await anyio.to_thread.run_sync(answer)
+
+    @bentoml.api(route="/score")
+    async def score(self, user_ids: list[str]) -> Json:
+        """Churn risk, band, reasons for users by id (unknown ids are reported, not errors)."""
+        return await self._results(user_ids, "user_ids", score_users)
 
     @bentoml.api(route="/score_features")
     async def score_features(self, rows: list[dict[str, Any]]) -> Json:
         """The same answer for posted feature rows (missing features may be null)."""
-
-        def answer() -> Json:
-            with client_errors():
-                check_batch(len(rows), self.config.serving.max_batch, "rows")
-                return {"results": score_features(self._serving(), rows)}
-
-        return await scored(len(rows), answer)
+        return await self._results(rows, "rows", score_features)
 
     @bentoml.api(route="/recall_list")
     def recall_list(self, limit: int = 100) -> Json:
