@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha1sum | cut -c1-12)
-CODE := features training serving winback
+CODE := features training serving recall artifact winback
 DEMO_DIR := .winback/demo
 CAMPAIGN_DATE := 2025-12-01
 CAMPAIGN_ID := demo-2025-12-01
@@ -55,10 +55,12 @@ demo: install
 	@echo "  serve:     $(BIN)/winback serve --config configs/demo.yaml --port 3000"
 	@echo "  validation summaries: .winback/*/validation.json, quarantine: .winback/*/quarantine/"
 
+# lint-imports holds the layer order written in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check $(CODE) tests benchmarks
 	$(BIN)/ruff format --check $(CODE) tests benchmarks
 	$(BIN)/mypy $(CODE)
+	$(BIN)/lint-imports
 
 test: install system-deps lint
 	$(BIN)/python -m pytest -q

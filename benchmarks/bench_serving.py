@@ -31,12 +31,11 @@ from rich.table import Table
 
 import serving.batch
 import serving.scoring
+from artifact.tracking import resolve_store
 from benchmarks import data
 from benchmarks.bench_features import machine
 from benchmarks.latency import per_call, summary
 from benchmarks.load import Request, open_loop
-from benchmarks.served import cached_service, serve
-from features.config import DatasetConfig, load_config
 from features.engine import DuckDBEngine
 from features.pipeline import snapshots
 from features.snapshots import catalog
@@ -53,7 +52,8 @@ from serving.online_store import (
 )
 from serving.reasons import Explained
 from serving.responses import score_users
-from training.tracking import resolve_store
+from tests.serving.served import cached_service, serve
+from winback.config import DatasetConfig, load_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_P99_MS = 25.0  # 1-user requests at 200 req/s, from the issue

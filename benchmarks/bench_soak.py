@@ -25,8 +25,8 @@ from rich.table import Table
 from benchmarks import data
 from benchmarks.bench_features import machine
 from benchmarks.load import Request, Run, closed_loop
-from benchmarks.served import Server, cached_service, serve
 from serving.online_store import current_version, read_all, store_root
+from tests.serving.served import Server, cached_service, serve
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_GROWTH = 1.10  # end RSS / after-warm-up RSS, from the issue

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.latency import summary
-from benchmarks.served import TOKEN
+from tests.serving.served import TOKEN
 
 ERROR_SAMPLES = 5
 # Requests in flight at most: beyond this they wait in our own queue (still timed from when

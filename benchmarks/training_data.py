@@ -21,7 +21,6 @@ import pandas as pd
 
 import features
 from benchmarks import data
-from features.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.labels import LABEL
 from features.pipeline import snapshots
@@ -29,6 +28,7 @@ from features.snapshots import catalog
 from features.spec import feature_set
 from features.synthetic import EVENT_COLUMNS
 from training.dataset import assemble
+from winback.config import DatasetConfig, parse_config
 
 # 11 monthly cutoffs over a year, about 62% of users active at each: about 1M labelled rows.
 FULL = data.Size(users=150_000, days=365)

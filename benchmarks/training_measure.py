@@ -30,12 +30,12 @@ import pandas as pd
 import psutil
 
 from benchmarks import training_data
-from features.config import DatasetConfig
 from features.snapshots import catalog
 from features.spec import feature_set
 from training import lgbm
 from training.dataset import TrainingData, assemble
 from training.fitting import fit_model
+from winback.config import DatasetConfig
 
 APPROACHES = ("bare", "fit", "pipeline")
 # What each of the pipeline's numbered progress messages starts.
@@ -166,8 +166,8 @@ def fit(inputs: Inputs) -> Work:
 def pipeline(inputs: Inputs) -> Work:
     """All of `winback train` after the snapshot build; the store exists, with no champion."""
     # Imported here, as MLflow takes seconds to import and the other two never load it.
+    from artifact.tracking import resolve_store
     from training.pipeline import train_on
-    from training.tracking import resolve_store
 
     config, snapshot = inputs.config, pd.read_parquet(inputs.snapshots)
     store = resolve_store(config, environ={})

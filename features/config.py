@@ -1,46 +1,21 @@
-"""Typed dataset config, loaded from YAML with one readable error per mistake."""
+"""The feature sections of the dataset config: sources, churn windows, cutoffs, features and
+the engine. Built on `winback.sections` only; `winback.config` assembles them."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveInt,
-    ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from features.errors import ConfigError
+from winback.sections import Strict, resolve_path
 
 FileFormat = Literal["csv", "parquet", "whitespace"]
-
-
-class Strict(BaseModel):
-    """Unknown keys are mistakes (a typo must not silently fall back to a default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def resolve_path(value: str, info: ValidationInfo) -> str:
-    """Relative paths are relative to the config file's folder, so configs work from anywhere."""
-    base = (info.context or {}).get("base_dir")
-    path = Path(os.path.expanduser(value))
-    if base is not None and not path.is_absolute():
-        path = Path(base) / path
-    return os.path.normpath(path)
-
-
-def resolve_optional_path(value: str | None, info: ValidationInfo) -> str | None:
-    return None if value is None else resolve_path(value, info)
 
 
 class EventColumns(Strict):
@@ -180,164 +155,3 @@ class EngineConfig(Strict):
 
     kind: EngineKind = "duckdb"
     spark: SparkConfig = Field(default_factory=SparkConfig)
-
-
-class LightGBMConfig(Strict):
-    """Booster settings. The defaults suit logs of tens of thousands of users and more: small
-    trees, strong L2, about a hundred rounds, so serving stays fast (scoring and reasons cost
-    grows with the number of trees). Small noisy logs want even smaller trees and a slower
-    rate (configs/cdnow.yaml): their test cutoff lies past every training cutoff, and smooth
-    models extrapolate better than ones that memorise early cohorts."""
-
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
-    num_leaves: Annotated[int, Field(ge=2)] = 15
-    min_data_in_leaf: PositiveInt = 100
-    feature_fraction: Annotated[float, Field(gt=0, le=1)] = 0.7
-    bagging_fraction: Annotated[float, Field(gt=0, le=1)] = 0.8
-    bagging_freq: Annotated[int, Field(ge=0)] = 1
-    lambda_l2: Annotated[float, Field(ge=0)] = 10.0
-    max_rounds: PositiveInt = 2000
-    early_stopping_rounds: PositiveInt = 100
-    num_threads: PositiveInt = Field(
-        1, description="Fixed so a seed reproduces the model; one is fastest on shared machines"
-    )
-
-
-class PromotionConfig(Strict):
-    min_auc_gain: Annotated[float, Field(ge=0)] = Field(
-        0.0,
-        description="A new model becomes champion only if its test ROC AUC exceeds the "
-        "champion's (re-scored on the same snapshot) by more than this",
-    )
-
-
-class ModelConfig(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    seed: int = 42
-    validation_cutoffs: PositiveInt = Field(
-        1, description="Latest labelable cutoffs before the test cutoff used for validation"
-    )
-    imbalance: Literal["none", "balanced"] = Field(
-        "none",
-        description="none: unweighted rows, so probabilities stay honest; balanced: both "
-        "classes weigh the same within each cutoff (for rare churn), undone by calibration",
-    )
-    calibration: tuple[Literal["isotonic", "sigmoid"], ...] = Field(
-        ("isotonic", "sigmoid"),
-        min_length=1,
-        description="Candidates; the one with the lower cross-validated log loss on the "
-        "validation snapshot wins",
-    )
-    probability_alive: bool = Field(
-        False,
-        description="Add BG/NBD features (probability alive, probability of no event in the "
-        "horizon) fitted on the last training cutoff; suits purchase logs",
-    )
-    lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
-    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
-
-
-class ServingConfig(Strict):
-    """The scoring service's limits and how it follows the registry."""
-
-    max_batch: PositiveInt = Field(1000, description="Most user ids or rows in one request")
-    workers: PositiveInt = Field(
-        2,
-        description="Server processes, each with its own copy of the model and store; one "
-        "saturated a core at about 150 one-user requests per second here",
-    )
-    access_log: bool = Field(
-        False,
-        description="One log line per request (BentoML's access log); on this machine it "
-        "cost about a tenth of a one-user request's server time",
-    )
-    max_recall_list: PositiveInt = Field(10_000, description="Largest `limit` for /recall_list")
-    poll_seconds: float = Field(
-        30.0, ge=0, description="How often to look for a new champion or store (0 = never)"
-    )
-    recall_policy: str | None = Field(
-        None,
-        description="Recall policy YAML: /recall_list then answers what `winback recall` "
-        "decides (strategy, group, cost); without it, the ranking only",
-    )
-
-    _resolve_policy = field_validator("recall_policy")(resolve_optional_path)
-
-
-class DatasetConfig(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    workdir: str
-    events: EventSource
-    users: UserSource | None = None
-    churn: ChurnConfig
-    cutoffs: CutoffRange
-    features: FeatureConfig = Field(default_factory=FeatureConfig)
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-    model: ModelConfig
-    serving: ServingConfig = Field(default_factory=ServingConfig)
-
-    _resolve_workdir = field_validator("workdir")(resolve_path)
-
-    @property
-    def workdir_path(self) -> Path:
-        return Path(self.workdir)
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
-def describe_errors(error: ValidationError, source: Path) -> str:
-    lines = []
-    for item in error.errors():
-        got = item.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{source}: {_location(item['loc'])}: {item['msg']}{shown}")
-    return "\n".join(lines)
-
-
-def parse_config(data: Any, source: Path) -> DatasetConfig:
-    """Validate parsed YAML; `source` anchors relative paths and names the file in errors."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
-    try:
-        return DatasetConfig.model_validate(
-            data, context={"base_dir": str(source.resolve().parent)}
-        )
-    except ValidationError as error:
-        raise ConfigError(describe_errors(error, source)) from None
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A key given twice is an error: plain YAML keeps the last one and drops the other."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read {what} ({error.strerror})") from None
-
-
-def parse_yaml(text: str, source: Path) -> Any:
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
-
-
-def load_config(path: str | Path) -> DatasetConfig:
-    """Read a dataset YAML, expanding ${ENV} variables, into a validated config."""
-    source = Path(path)
-    return parse_config(parse_yaml(os.path.expandvars(read_text(source, "config")), source), source)

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from features.config import FileSource
-from features.errors import InputError
+from winback.config import InputError
 
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from features.config import DatasetConfig, FileSource
+from features.config import FileSource
 from features.engine import Engine, expand_paths
-from features.errors import InputError
 from features.validation import (
     REASON,
     REPEAT,
@@ -28,6 +27,7 @@ from features.validation import (
     quarantined_rows,
     source_columns,
 )
+from winback.config import DatasetConfig, InputError
 
 Progress = Callable[[str], None]
 
@@ -73,9 +73,10 @@ def data_dir(config: DatasetConfig) -> Path:
     return config.workdir_path / "data"
 
 
-def _fingerprint(config: DatasetConfig) -> str:
-    """Changes when a source file or how it is read changes."""
-    digest = hashlib.sha256()
+def _fingerprint(config: DatasetConfig, engine: Engine) -> str:
+    """Changes when a source file, how it is read, or the engine that reads it changes (the
+    engines differ on a few loose timestamp forms, so one's result is not the other's)."""
+    digest = hashlib.sha256(engine.name.encode())
     sources: list[FileSource] = [config.events] + ([config.users] if config.users else [])
     for source in sources:
         digest.update(source.model_dump_json().encode())
@@ -203,7 +204,7 @@ def prepare(
 ) -> Prepared:
     """Validate sources into canonical Parquet, reusing the last result if nothing changed."""
     say = progress or (lambda _message: None)
-    fingerprint = _fingerprint(config)
+    fingerprint = _fingerprint(config, engine)
     report_path = _report_path(config)
     previous = None if force else _load_report(report_path)
     if (

@@ -34,7 +34,7 @@ from features.engine import (
     expand_paths,
     first_line,
 )
-from features.errors import ConfigError
+from winback.config import ConfigError
 
 MASTER_ENV = "WINBACK_SPARK_MASTER"
 PYTHON_ENV = "PYSPARK_PYTHON"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import ibis.expr.types as ir
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
-from features.config import DatasetConfig
+    from winback.config import DatasetConfig
 
 Kind = Literal["numeric", "categorical"]
 

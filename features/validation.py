@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 
 from features.config import EventSource, FileSource, UserSource
 from features.engine import SOURCE_FILE, SOURCE_ROW, Engine
-from features.errors import InputError
+from winback.config import InputError
 
 REASON = "reason"
 REPEAT = "repeat_kept"

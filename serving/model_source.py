@@ -12,17 +12,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import WinbackError
+from artifact.model import ChurnModel
+from artifact.registry import CHAMPION, champion_version, load_version
+from artifact.tracking import TrackingStore
 from serving.online_store import OnlineStore, StoreVersion, current_version
-from training.model_files import ChurnModel
-from training.registry import CHAMPION, champion_version, load_version
-from training.tracking import TrackingStore
+from winback.config import WinbackError
 
 log = logging.getLogger(__name__)
-# MLflow unpickles pyfunc and some flavours' models unless this is false (its default is
-# true). The service reads only the LightGBM text file and the JSON metadata; with this set,
-# anything that tried to unpickle a model in the service would fail instead.
-NO_PICKLES = {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
 
 
 class NoChampionError(WinbackError):

@@ -18,15 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import WinbackError
 from features.labels import ACTIVE, STATUS
+from recall.campaign import decisions, input_stamp
+from recall.codes import CONTROL, TREATMENT
+from recall.policy import RecallPolicy, load_policy
+from recall.selection import recall_list as recall_list_of
 from serving.model_source import Serving
 from serving.online_store import KEY, object_array, read_all
-from serving.recall.campaign import decisions, input_stamp
-from serving.recall.codes import CONTROL, TREATMENT
-from serving.recall.policy import RecallPolicy, load_policy
-from serving.recall.selection import recall_list as recall_list_of
 from serving.scoring import SCORED, UNKNOWN, score_rows, score_store_rows
+from winback.config import WinbackError
 
 Result = dict[str, Any]
 
@@ -154,7 +154,7 @@ class RecallCache:
         key = (serving.version, serving.store.version.version, input_stamp(policy_path, policy))
         with self._lock:
             if self._decisions is None or self._decisions[0] != key:
-                decided = decisions(scores, serving.store.version, policy)
+                decided = decisions(scores, read_all(serving.store.version), policy)
                 self._decisions = (key, Campaign(policy, recall_list_of(decided)))
             return self._decisions[1]
 

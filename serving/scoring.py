@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from artifact.model import ChurnModel, Columns, encode
 from features.labels import ACTIVE, STATUS
 from serving.reasons import Explained, explain
 from serving.risk import risk_band, risk_percentile
-from training.model_files import ChurnModel, Columns, encode
 
 SCORED = "scored"
 UNKNOWN = "unknown"

@@ -1,4 +1,5 @@
-"""Winback's scoring service (BentoML 1.4): `winback serve` starts it with WINBACK_CONFIG set.
+"""Winback's scoring service (BentoML 1.4): `winback serve` starts it with WINBACK_CONFIG set
+and the process settings (workers, access log) as BentoML overrides (`serving.launch`).
 
 The champion model and the online store are loaded at start; a poller (and POST
 /admin/reload) swaps in a new champion or store without dropping requests. /readyz is 503
@@ -22,11 +23,11 @@ from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from bentoml.validators import ContentType
 from fastapi import FastAPI
 
-from features.config import ServingConfig, load_config
-from features.errors import WinbackError
+from artifact.tracking import resolve_store
 from serving import heap
 from serving.auth import BearerToken
-from serving.model_source import NO_PICKLES, Serving, ServingSource
+from serving.launch import CONFIG_ENV, NO_PICKLES, SERVICE_NAME
+from serving.model_source import Serving, ServingSource
 from serving.online_store import store_root
 from serving.responses import (
     RecallCache,
@@ -38,9 +39,8 @@ from serving.responses import (
     score_features,
     score_users,
 )
-from training.tracking import resolve_store
+from winback.config import WinbackError, load_config
 
-CONFIG_ENV = "WINBACK_CONFIG"
 # A JSON object answer. The explicit content type matters for speed: without it BentoML 1.4
 # derives the media type from the return type's JSON schema, building a pydantic
 # TypeAdapter and schema twice per response (about a third of a 1-user /score here).
@@ -49,14 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _settings() -> ServingConfig:
-    """Process-level settings (workers, access log) are fixed when BentoML imports this module,
-    so they are read from the config here; defaults where the module is imported without one."""
-    path = os.environ.get(CONFIG_ENV)
-    return load_config(Path(path)).serving if path else ServingConfig()
-
-
-SETTINGS = _settings()
 RELOAD_FILE = "RELOAD"  # in the online store's folder, beside CURRENT
 RELOAD_TICK_SECONDS = 1.0
 INLINE_ROWS = 8  # requests of up to this many rows are scored without a thread hop
@@ -104,12 +96,7 @@ def client_errors() -> Iterator[None]:
 
 
 @bentoml.asgi_app(info_app, path="/")
-@bentoml.service(
-    name="winback",
-    workers=SETTINGS.workers,
-    traffic={"timeout": 30},
-    logging={"access": {"enabled": SETTINGS.access_log}},
-)
+@bentoml.service(name=SERVICE_NAME, traffic={"timeout": 30})
 class WinbackService:
     def __init__(self) -> None:
         os.environ.update(NO_PICKLES)  # also when started by `bentoml serve` directly

@@ -30,11 +30,11 @@ from pyspark import Broadcast, StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from features.errors import WinbackError
+from artifact.model import ChurnModel, ModelMetadata
 from features.labels import STATUS
 from serving.online_store import KEY
 from serving.scoring import score_store_rows
-from training.model_files import ChurnModel, ModelMetadata
+from winback.config import WinbackError
 
 if TYPE_CHECKING:  # executors import this module: no MLflow there
     from serving.model_source import Serving

@@ -19,8 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
+from artifact.model import CalibrationMap, CalibrationMethod
 from training.errors import TrainingError
-from training.model_files import CalibrationMap, CalibrationMethod
 
 Floats = npt.NDArray[np.float64]
 FOLDS = 5

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.config import ModelConfig
+from artifact.bgnbd import BgNbdParams
+from artifact.bgnbd import features as derived_features
+from artifact.model import FeatureInfo, add_derived, encode
 from features.labels import LABEL
 from features.spec import Feature
 from features.timeline import CUTOFF
 from training import bgnbd
+from training.config import ModelConfig
 from training.errors import TrainingError
 from training.lgbm import Design, Floats
-from training.model_files import FeatureInfo, add_derived, encode
 from training.split import TemporalSplit, temporal_split
 
 FINGERPRINT_DECIMALS = 6
@@ -33,7 +35,7 @@ class TrainingData:
     validation: pd.DataFrame
     test: pd.DataFrame
     features: list[FeatureInfo]  # booster inputs, in booster order
-    bgnbd: bgnbd.BgNbdParams | None
+    bgnbd: BgNbdParams | None
 
     @property
     def feature_names(self) -> list[str]:
@@ -98,7 +100,7 @@ def assemble(
     }
     for role, frame in frames.items():
         _require_both_classes(frame, role)
-    derived = bgnbd.features(horizon_days) if params is not None else []
+    derived = derived_features(horizon_days) if params is not None else []
     return TrainingData(
         split=split,
         features=feature_infos(catalog, frames["train"], derived),

@@ -1,6 +1,6 @@
 """Training problems a user can fix (too few cutoffs, no labels): one line, no traceback."""
 
-from features.errors import WinbackError
+from winback.config import WinbackError
 
 
 class TrainingError(WinbackError):

@@ -9,11 +9,11 @@ from typing import cast
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from artifact.model import ChurnModel, encode
 from training import baselines, plots
 from training.dataset import TrainingData, labels
 from training.lgbm import Floats
 from training.metrics import Metrics, evaluate
-from training.model_files import ChurnModel, encode
 
 MODEL = "model"
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.config import DatasetConfig
+from artifact.model import ChurnModel, ModelMetadata
 from training import lgbm
 from training.calibration import CalibrationChoice, calibrate
 from training.dataset import TrainingData, balanced_weights
-from training.model_files import ChurnModel, ModelMetadata
+from winback.config import DatasetConfig
 
 
 @dataclass(frozen=True)

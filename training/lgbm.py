@@ -14,7 +14,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from features.config import LightGBMConfig
+from training.config import LightGBMConfig
 
 Floats = npt.NDArray[np.float64]
 

@@ -21,7 +21,8 @@ from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from threadpoolctl import threadpool_limits
 
-from features.config import DatasetConfig
+from artifact.model import ChurnModel
+from artifact.tracking import TrackingStore, experiment_id
 from features.engine import Engine
 from features.pipeline import snapshots
 from features.snapshots import catalog
@@ -31,9 +32,8 @@ from training.calibration import CalibrationChoice
 from training.dataset import TrainingData, labels
 from training.evaluation import Evaluation, draw, evaluate_all
 from training.fitting import FittedModel, fit_model
-from training.model_files import ChurnModel
 from training.registry import Decision, decide
-from training.tracking import TrackingStore
+from winback.config import DatasetConfig
 
 Progress = Callable[[str], None]
 REFERENCE_QUANTILES = 1001
@@ -171,7 +171,7 @@ def _silent(_message: str) -> None:
 def _experiment(config: DatasetConfig, store: TrackingStore) -> str:
     """Points MLflow at `store`; the model's experiment, created on first use."""
     tracking.use(store)
-    return tracking.experiment_id(store, config.model.name)
+    return experiment_id(store, config.model.name)
 
 
 def train(

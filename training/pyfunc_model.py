@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from training.model_files import ChurnModel
+from artifact.model import ChurnModel
 
 MODEL_ARTIFACT = "churn_model"
 PROBABILITY = "churn_probability"

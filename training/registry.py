@@ -1,4 +1,4 @@
-"""Registered versions and the two aliases serving and people rely on.
+"""Promotion: moving the two aliases serving and people rely on, and listing versions.
 
 Every trained version gets `challenger`. `champion` moves to it only when there is no
 champion yet, or when it beats the champion on ROC AUC with both re-scored on the same test
@@ -7,22 +7,19 @@ snapshot (a champion's stored metric came from an older snapshot and proves noth
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from sklearn.metrics import roc_auc_score
 
+from artifact.model import ModelInputError
+from artifact.registry import CHALLENGER, CHAMPION, champion_version, load_version
+from artifact.tracking import TrackingStore
 from training.errors import TrainingError
-from training.model_files import METADATA_FILE, ChurnModel, ModelInputError
-from training.tracking import TrackingStore, registry_lock
+from training.tracking import registry_lock
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 KEY_METRICS = ("model/test_roc_auc", "model/test_pr_auc", "model/test_ece")
 
 
@@ -42,31 +39,6 @@ class VersionSummary:
     run_id: str | None
     created: pd.Timestamp
     metrics: dict[str, float]
-
-
-def champion_version(store: TrackingStore, name: str) -> str | None:
-    try:
-        return str(store.client().get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
-        return None
-
-
-def _model_dir(root: Path) -> Path:
-    """The folder holding the two model files inside a downloaded MLflow model."""
-    found = next(root.rglob(METADATA_FILE), None)
-    if found is None:
-        raise FileNotFoundError(f"no {METADATA_FILE} in the downloaded model at {root}")
-    return found.parent
-
-
-def load_version(store: TrackingStore, name: str, version: str) -> ChurnModel:
-    """Resolved through this store's client, so no process-wide registry URI is needed."""
-    source = store.client().get_model_version_download_uri(name, version)
-    with tempfile.TemporaryDirectory() as folder:
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=folder, tracking_uri=store.uri
-        )
-        return ChurnModel.load(_model_dir(Path(folder)))
 
 
 def decide(

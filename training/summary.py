@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from rich.console import Group, RenderableType
 from rich.table import Table
 
+from artifact.registry import CHAMPION
 from training.metrics import METRICS
 from training.pipeline import TrainingResult
-from training.registry import CHAMPION, VersionSummary
+from training.registry import VersionSummary
 
 HEADERS = {
     "roc_auc": "ROC AUC",

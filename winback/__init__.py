@@ -1,1 +1,2 @@
-"""Command-line entry point; the logic lives in features/, training/ and serving/."""
+"""Winback: the root config and errors every package builds on (`config`, `sections`), and the
+command line on top of everything (`cli`)."""

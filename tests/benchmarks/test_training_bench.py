@@ -28,7 +28,8 @@ def test_the_small_run_trains_one_model_three_ways(
     iterations = {row["best_iteration"] for row in rows.values()}
     assert len(iterations) == 1
     assert 0 < iterations.pop() <= result["lightgbm"]["max_rounds"]
-    assert rows["bare"]["vs_bare"] == 1.0
+    for row in rows.values():  # each ratio is that approach's time over the bare booster's
+        assert row["vs_bare"] == pytest.approx(row["seconds"] / rows["bare"]["seconds"], abs=2e-3)
     assert rows["pipeline"]["vs_bare"] > 1.0  # it fits the same booster, and does more
     for row in rows.values():
         assert math.isfinite(row["vs_bare"]) and row["cpu_seconds"] > 0

@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.config import DatasetConfig, load_config
 from features.engine import DuckDBEngine
 from features.loading import Prepared, prepare
 from features.pipeline import snapshots
+from winback.config import DatasetConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
-RAW = REPO.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
+RAW = REPO / "data" / "cdnow" / "CDNOW_master.txt"
 CUTOFF = dt.date(1997, 10, 1)
 # Two each: active and back within 90 days, active and gone, lapsed, heavy buyers; one single.
 CUSTOMERS = ["01310", "22329", "13305", "04527", "07122", "08492", "19947", "16517", "00010"]

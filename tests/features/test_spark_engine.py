@@ -26,14 +26,15 @@ from typer.testing import CliRunner
 
 from features.config import ChurnConfig, FileSource, SparkConfig
 from features.engine import SOURCE_FILE, SOURCE_ROW, DuckDBEngine, Engine
-from features.errors import ConfigError
 from features.loading import prepare
 from features.snapshots import build_snapshots
 from features.spark_engine import MASTER_ENV, SparkEngine, session_conf, spark_pattern
 from features.spec import FeatureSet
 from features.synthetic import EVENT_TYPES, SyntheticSpec, generate, write
+from serving.online_store import current_version, store_root
 from tests.features.test_validation import HEADER, ROWS, RUN_TIME, csv_events, make_config
-from winback.cli import app
+from winback.cli.main import app
+from winback.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ["cutoff", "user_id"]
@@ -156,6 +157,34 @@ def test_features_build_on_spark_writes_the_same_cdnow_parquet(
             report.pop(where)
     assert reports["spark"] == reports["duckdb"]
     assert reports["spark"]["rows_read"] == 69_659 and reports["spark"]["repeats_kept"] == 255
+
+
+@pytest.mark.integration
+def test_validation_done_by_one_engine_is_not_reused_by_the_other(
+    spark: SparkEngine, tmp_path: Path
+) -> None:
+    """The engines differ on a few loose timestamp forms, so the cache is keyed by engine."""
+    config = load_config(cdnow_config(tmp_path, "cache"))
+    first = prepare(config, DuckDBEngine())
+    assert prepare(config, DuckDBEngine()).reused
+    other = prepare(config, spark)
+    assert not other.reused and other.fingerprint != first.fingerprint
+    assert prepare(config, spark).reused
+
+
+@pytest.mark.integration
+def test_materialize_on_spark_writes_the_same_online_store(
+    spark: SparkEngine, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    stores = {}
+    for engine in ("duckdb", "spark"):
+        config = cdnow_config(tmp_path, engine)
+        args = ["materialize", "-c", str(config), "--cutoff", "1998-01-01", "--engine", engine]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        stores[engine] = current_version(store_root(load_config(config))).parquet_path
+    assert_same_parquet(stores["duckdb"], stores["spark"])
 
 
 @pytest.mark.integration

@@ -17,23 +17,23 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.served import Server, serve, train_and_materialize
-from benchmarks.served import write_config as write_service_config
-from features.config import load_config
+from artifact.registry import CHAMPION
+from artifact.tracking import resolve_store
 from features.engine import DuckDBEngine
 from features.synthetic import SyntheticSpec, generate, write
+from recall.campaign import decisions
+from recall.policy import load_policy
+from recall.scores import read_scores
+from recall.selection import recall_list as recall_list_of
 from serving.batch import score_all, write_scores
 from serving.model_source import Serving, ServingSource
 from serving.online_store import current_version, read_all, store_root
-from serving.recall.campaign import decisions
-from serving.recall.policy import load_policy
-from serving.recall.scores import read_scores
-from serving.recall.selection import recall_list as recall_list_of
 from serving.responses import RecallCache, recall_list
+from tests.serving.served import Server, serve, train_and_materialize
+from tests.serving.served import write_config as write_service_config
 from training.pipeline import train
-from training.registry import CHAMPION
-from training.tracking import resolve_store
-from winback.cli import app
+from winback.cli.main import app
+from winback.config import load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ def test_recall_list_returns_the_decisions_of_the_cli(server: Server, tmp_path: 
         np.testing.assert_allclose(served[column], cli[column], rtol=1e-9)
     unrestricted = load_policy(policy).model_copy(update={"opt_outs": None})
     version = current_version(store_root(server.config))
-    emailed = recall_list_of(decisions(read_scores(scores), version, unrestricted))
+    emailed = recall_list_of(decisions(read_scores(scores), read_all(version), unrestricted))
     emailed = emailed[emailed.channel == "email"]
     assert emailed.user_id.isin(OPTED_OUT).any(), "the opt-out list must matter here"
     assert not served[served.channel == "email"].user_id.isin(OPTED_OUT).any()

@@ -24,7 +24,9 @@ import yaml
 from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
-from features.config import CutoffRange, DatasetConfig, SparkConfig, load_config
+from artifact.model import ChurnModel
+from artifact.tracking import TRACKING_ENV, resolve_store
+from features.config import CutoffRange, SparkConfig
 from features.engine import DuckDBEngine
 from features.loading import prepare
 from features.pipeline import snapshots
@@ -38,12 +40,11 @@ from serving.model_source import Serving, ServingSource
 from serving.online_store import OnlineStore, store_root
 from serving.spark_scoring import ScoresPathError, output_uri, score_all_on_spark
 from tests.features.test_spark_engine import TEST_CONF
-from tests.training.conftest import config_data
+from tests.trained import config_data
 from training.dataset import assemble, fingerprint
 from training.fitting import fit_model
-from training.model_files import ChurnModel
-from training.tracking import TRACKING_ENV, resolve_store
-from winback.cli import app
+from winback.cli.main import app
+from winback.config import DatasetConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from training.tracking import TrackingStore
+from artifact.tracking import TrackingStore
 
 SERVER_START_SECONDS = 180
 

@@ -1,114 +1,27 @@
-"""A small synthetic log with planted churn, a config for it, and its snapshots, built once.
-
-1,000 users over 240 days with cutoffs every 30 days: test on the last labelled cutoff, one
-validation cutoff before it, four training cutoffs; a full training run takes seconds.
-"""
+"""Training scenarios on the small synthetic log (tests/trained.py): tracking stores, and
+models trained at once in separate processes."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
 
-from features.config import DatasetConfig, parse_config
+from artifact.registry import champion_version
+from artifact.tracking import TRACKING_ENV, TrackingStore, resolve_store
 from features.engine import DuckDBEngine
 from features.loading import prepare
-from features.pipeline import snapshots
-from features.snapshots import catalog
-from features.spec import Feature, feature_set
-from features.synthetic import EVENT_COLUMNS, SyntheticSpec, generate, write
+from tests.trained import config_data
 from tests.training.backends import ServerProcess, launch_server
-from training.dataset import TrainingData, assemble
-from training.fitting import FittedModel, fit_model
 from training.pipeline import TrainingResult, train
-from training.tracking import TRACKING_ENV, TrackingStore, resolve_store
-
-SPEC = SyntheticSpec(users=1_000, days=240, seed=11)
-SMALL_LOG_BOOSTER = {"min_data_in_leaf": 40, "num_leaves": 3, "learning_rate": 0.05}
-ConfigFactory = Callable[..., DatasetConfig]
-
-
-@pytest.fixture(scope="session")
-def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("synthetic")
-    write(generate(SPEC), folder)
-    return folder
-
-
-def config_data(data: Path, workdir: Path, **model: Any) -> dict[str, Any]:
-    return {
-        "name": "synthetic",
-        "workdir": str(workdir),
-        "events": {
-            "path": str(data / "events.parquet"),
-            "format": "parquet",
-            "columns": EVENT_COLUMNS,
-            "event_types": ["visit", "view", "add_to_cart", "purchase", "cancel"],
-        },
-        "users": {
-            "path": str(data / "users.parquet"),
-            "format": "parquet",
-            "columns": {
-                "user_id": "user_id",
-                "signup_ts": "signup_ts",
-                "attributes": ["plan", "channel", "region"],
-            },
-        },
-        "churn": {
-            "mode": "inactivity",
-            "horizon_days": 30,
-            "active_window_days": 60,
-            "lapsed_after_days": 60,
-            "qualifying_events": ["visit", "view", "add_to_cart", "purchase"],
-        },
-        "cutoffs": {"start": "2025-03-01", "end": "2025-07-29", "step_days": 30},
-        # 1,000 users: small-log booster settings, like configs/cdnow.yaml
-        "model": {"name": "synthetic-churn", "lightgbm": SMALL_LOG_BOOSTER, **model},
-    }
-
-
-@pytest.fixture(scope="session")
-def make_config(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ConfigFactory:
-    """A config for the synthetic log; each call gets a fresh workdir unless one is given."""
-
-    def build(workdir: Path | None = None, **model: Any) -> DatasetConfig:
-        folder = workdir or tmp_path_factory.mktemp("work")
-        return parse_config(config_data(synthetic_dir, folder, **model), folder / "config.yaml")
-
-    return build
-
-
-@pytest.fixture(scope="session")
-def snapshot(make_config: ConfigFactory) -> pd.DataFrame:
-    config = make_config()
-    table, _ = snapshots(config, DuckDBEngine(threads=2), config.cutoffs.dates())
-    return table.to_pandas()
-
-
-@pytest.fixture(scope="session")
-def features(make_config: ConfigFactory) -> list[Feature]:
-    return catalog(feature_set(make_config()))
-
-
-@pytest.fixture(scope="session")
-def training_data(
-    snapshot: pd.DataFrame, features: list[Feature], make_config: ConfigFactory
-) -> TrainingData:
-    config = make_config()
-    return assemble(snapshot, features, config.churn.horizon_days, config.model)
-
-
-@pytest.fixture(scope="session")
-def fitted(make_config: ConfigFactory, training_data: TrainingData) -> FittedModel:
-    return fit_model(make_config(), training_data)
+from winback.config import DatasetConfig, parse_config
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -142,6 +55,7 @@ class Scenario:
     store: TrackingStore
     config_path: Path  # the config the two concurrent runs used
     processes: list[subprocess.CompletedProcess[str]]
+    first_champion: str | None  # the champion alias right after the two concurrent runs
     worse: TrainingResult
     better: TrainingResult
 
@@ -198,6 +112,7 @@ def scenario(
     config_path.write_text(yaml.safe_dump(config_data(synthetic_dir, workdir, **CONCURRENT)))
     processes = _train_at_once(config_path, env)  # on SQLite, both find no database yet
     store = server_store or resolve_store(config(BETTER), environ={})
+    first_champion = champion_version(store, config(BETTER).model.name)
     worse = train(config(WORSE), engine, store)
     better = train(config(BETTER), engine, store)
-    return Scenario(request.param, store, config_path, processes, worse, better)
+    return Scenario(request.param, store, config_path, processes, first_champion, worse, better)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import bgnbd
+from artifact import bgnbd
+from training.bgnbd import fit
 
 TRUE = bgnbd.BgNbdParams(r=0.6, alpha=20.0, a=0.8, b=2.5)
 HORIZON = 60
@@ -41,7 +42,7 @@ def simulated() -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def test_fit_recovers_the_simulated_parameters(simulated: tuple[pd.DataFrame, np.ndarray]) -> None:
-    fitted = bgnbd.fit(simulated[0])
+    fitted = fit(simulated[0])
     for name in ("r", "alpha", "a", "b"):
         assert getattr(fitted, name) == pytest.approx(getattr(TRUE, name), rel=0.2), name
 
@@ -50,7 +51,7 @@ def test_silence_probability_matches_the_simulated_future(
     simulated: tuple[pd.DataFrame, np.ndarray],
 ) -> None:
     frame, silent = simulated
-    predicted = bgnbd.probabilities(frame, bgnbd.fit(frame), HORIZON)[bgnbd.SILENT]
+    predicted = bgnbd.probabilities(frame, fit(frame), HORIZON)[bgnbd.SILENT]
     assert predicted.mean() == pytest.approx(silent.mean(), abs=0.02)
     decile = pd.qcut(predicted, 10, labels=False)
     observed = pd.Series(silent).groupby(decile).mean()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from artifact.registry import CHAMPION, champion_version
+from artifact.tracking import TRACKING_ENV
 from tests.training.conftest import Scenario
-from training.registry import CHAMPION, champion_version
-from training.tracking import TRACKING_ENV
-from winback.cli import app
+from winback.cli.main import app
 
 runner = CliRunner()
 

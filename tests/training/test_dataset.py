@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from artifact import bgnbd
 from features.labels import ACTIVE, LABEL, STATUS
 from features.spec import Feature
 from features.timeline import CUTOFF
-from tests.training.conftest import ConfigFactory
-from training import bgnbd
+from tests.trained import ConfigFactory
 from training.dataset import TrainingData, assemble, balanced_weights, fingerprint
 from training.errors import TrainingError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from tests.training.conftest import ConfigFactory
+from tests.trained import ConfigFactory
 from training.dataset import TrainingData, labels
 from training.fitting import FittedModel, fit_model
 

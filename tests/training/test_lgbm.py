@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.config import LightGBMConfig
 from training import lgbm
+from training.config import LightGBMConfig
 from training.dataset import TrainingData
 
 

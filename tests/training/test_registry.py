@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from artifact.registry import CHALLENGER, CHAMPION, champion_version
 from tests.training.conftest import Scenario
 from training.errors import TrainingError
-from training.registry import CHALLENGER, CHAMPION, champion_version, promote, versions
+from training.registry import promote, versions
 
 
 def aliases(scenario: Scenario) -> dict[str, str]:
@@ -22,7 +23,12 @@ def decisions(scenario: Scenario) -> list[str]:
 
 
 def test_the_first_model_becomes_champion(scenario: Scenario) -> None:
+    """The first registered model takes the alias (two trainings raced for it here)."""
     assert "no champion yet" in decisions(scenario)
+    assert scenario.first_champion in {"1", "2"}
+    holder = scenario.store.client().get_model_version(scenario.name, scenario.first_champion)
+    run = scenario.store.client().get_run(str(holder.run_id))
+    assert run.data.tags["champion_decision"] == "no champion yet"
 
 
 def test_a_worse_model_stays_challenger(scenario: Scenario) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.training.conftest import ConfigFactory
-from training.tracking import TRACKING_ENV, git_commit, resolve_store
+from artifact.tracking import TRACKING_ENV, resolve_store
+from tests.trained import ConfigFactory
+from training.tracking import git_commit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

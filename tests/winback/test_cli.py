@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from winback.cli import app
+from winback.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from winback.cli import app
+from winback.cli.main import app
 
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [["features", "build"], ["train"], ["score"]])
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["features", "build"], ["train"], ["materialize"], ["score"], ["review"]],
+)
 def test_the_command_offers_both_engines(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

@@ -1,0 +1,258 @@
+"""The model as two plain files: LightGBM's text model and JSON metadata. No pickles.
+
+`ChurnModel` is everything serving needs to turn snapshot rows into calibrated churn
+probabilities and per-feature contributions, built from those two files alone. Training
+scores its test snapshot through this same class, so what was evaluated is what is served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from artifact.bgnbd import BgNbdParams, probabilities
+from features.spec import Feature, Kind
+from winback.config import WinbackError
+
+MODEL_FILE = "model.txt"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+
+Floats = npt.NDArray[np.float64]
+CalibrationMethod = Literal["isotonic", "sigmoid"]
+
+
+class ModelInputError(WinbackError):
+    """Rows handed to a model lack a feature it needs or carry an unusable value."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureInfo(_Record):
+    """One booster input, with what a person needs to read it and the levels it was fit on."""
+
+    name: str
+    unit: str
+    description: str
+    family: str
+    kind: Kind = "numeric"
+    levels: list[str] | None = Field(None, description="Categorical codes are list positions")
+    derived: bool = Field(False, description="Computed by the model, not read from snapshots")
+
+    @classmethod
+    def of(
+        cls, feature: Feature, levels: list[str] | None = None, derived: bool = False
+    ) -> FeatureInfo:
+        return cls(
+            name=feature.name,
+            unit=feature.unit,
+            description=feature.description,
+            family=feature.family,
+            kind=feature.kind,
+            levels=levels,
+            derived=derived,
+        )
+
+    def feature(self) -> Feature:
+        return Feature(self.name, self.unit, self.description, self.family, self.kind)
+
+
+class CalibrationMap(_Record):
+    """Raw booster margin -> probability, as numbers: isotonic knots or sigmoid a, b.
+
+    The isotonic map runs straight lines through the centres of the isotonic steps (centred
+    isotonic regression) and extends its end segments, clipped to [floor, 1 - floor]. It is
+    strictly increasing, so calibration never ties users the booster tells apart: plain
+    isotonic steps would give hundreds of users one score and blunt the riskiest-first order.
+    """
+
+    method: CalibrationMethod
+    x: list[float] = Field(default_factory=list, description="isotonic: margins, ascending")
+    y: list[float] = Field(default_factory=list, description="isotonic: probabilities")
+    a: float = 0.0
+    b: float = 0.0
+    floor: float = 1e-3
+
+    def apply(self, margin: Floats) -> Floats:
+        if self.method == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-(self.a * margin + self.b)))
+        x, y = np.asarray(self.x), np.asarray(self.y)
+        probability = np.interp(margin, x, y)
+        if len(x) > 1:
+            below, above = margin < x[0], margin > x[-1]
+            first = (y[1] - y[0]) / (x[1] - x[0])
+            last = (y[-1] - y[-2]) / (x[-1] - x[-2])
+            probability[below] = y[0] + first * (margin[below] - x[0])
+            probability[above] = y[-1] + last * (margin[above] - x[-1])
+        return np.clip(probability, self.floor, 1.0 - self.floor)
+
+
+class ModelMetadata(_Record):
+    format_version: int = FORMAT_VERSION
+    name: str
+    dataset: str
+    horizon_days: int
+    features: list[FeatureInfo] = Field(description="Booster inputs in booster order")
+    calibration: CalibrationMap
+    reference_scores: list[float] = Field(
+        description="Quantiles of calibrated scores on the test snapshot (active users), "
+        "for risk percentiles"
+    )
+    bgnbd: BgNbdParams | None = None
+    train_cutoffs: list[dt.date]
+    validation_cutoffs: list[dt.date]
+    test_cutoff: dt.date
+    best_iteration: int
+    seed: int
+    metrics: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="Test-snapshot metrics of the model and baselines"
+    )
+    lightgbm_version: str = lgb.__version__
+
+    @property
+    def input_names(self) -> list[str]:
+        """Snapshot columns a caller must provide."""
+        return [info.name for info in self.features if not info.derived]
+
+
+# Rows for a model: a DataFrame, or column name -> one value per row (the service's few
+# rows as plain arrays, without building a DataFrame per request). Both index by name.
+Columns = pd.DataFrame | Mapping[str, Any]
+
+
+def add_derived(frame: pd.DataFrame, params: BgNbdParams | None, horizon_days: int) -> pd.DataFrame:
+    """Snapshot rows plus the model-based features, as both training and serving compute them."""
+    if params is None:
+        return frame
+    return frame.assign(**probabilities(frame, params, horizon_days))
+
+
+def numeric(values: Any, name: str) -> Floats:
+    """float64 with NaN for missing (None, NaN or pandas' NA alike)."""
+    try:
+        if isinstance(values, pd.Series):
+            return values.to_numpy(dtype="float64", na_value=np.nan)
+        return np.asarray(values, dtype="float64")
+    except (TypeError, ValueError):
+        raise ModelInputError(f"feature {name!r} must be numeric") from None
+
+
+def categories(values: Any) -> npt.NDArray[np.object_]:
+    """Text per row, None where missing: how categorical values are compared with levels."""
+    raw = np.asarray(values, dtype=object)
+    missing = pd.isna(raw)
+    if not raw.size:
+        return raw
+    text: npt.NDArray[np.object_] = raw.astype(str).astype(object)
+    text[missing] = None
+    return text
+
+
+# Up to this many rows, categories are looked up in a dict: building pandas Indexes costs
+# more than the lookups for a request's few rows; a batch's million rows go through pandas.
+DICT_LOOKUP_ROWS = 64
+
+
+@lru_cache(maxsize=64)
+def _level_index(levels: tuple[str, ...]) -> pd.Index:
+    return pd.Index(levels, dtype=object)
+
+
+@lru_cache(maxsize=64)
+def _level_codes(levels: tuple[str, ...]) -> dict[str, float]:
+    return {level: float(code) for code, level in enumerate(levels)}
+
+
+def _codes(values: Any, levels: Sequence[str]) -> Floats:
+    """Position in the training levels; unseen or missing values are NaN (LightGBM: missing)."""
+    text = categories(values)
+    if len(text) <= DICT_LOOKUP_ROWS:
+        lookup = _level_codes(tuple(levels))
+        return np.array([lookup.get(value, np.nan) for value in text], dtype="float64")
+    codes = _level_index(tuple(levels)).get_indexer(pd.Index(text, dtype=object))
+    return np.where(codes < 0, np.nan, codes).astype("float64")
+
+
+def encode(frame: Columns, features: Sequence[FeatureInfo]) -> Floats:
+    """A float matrix in model order, picked by name: input column order never matters."""
+    missing = [info.name for info in features if info.name not in frame]
+    if missing:
+        raise ModelInputError(f"rows lack the model's features: {', '.join(missing)}")
+    columns = [
+        _codes(frame[info.name], info.levels or [])
+        if info.kind == "categorical"
+        else numeric(frame[info.name], info.name)
+        for info in features
+    ]
+    return np.column_stack(columns)
+
+
+class ChurnModel:
+    """Calibrated churn probabilities and contributions from snapshot rows."""
+
+    def __init__(self, booster: lgb.Booster, metadata: ModelMetadata) -> None:
+        names = [info.name for info in metadata.features]
+        if booster.feature_name() != names:
+            raise ValueError("booster features differ from the metadata's feature list")
+        self.booster = booster
+        self.metadata = metadata
+
+    @classmethod
+    def load(cls, directory: Path) -> ChurnModel:
+        booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        metadata = ModelMetadata.model_validate_json((directory / METADATA_FILE).read_text())
+        return cls(booster, metadata)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / MODEL_FILE))
+        text = json.dumps(self.metadata.model_dump(mode="json"), indent=1)
+        (directory / METADATA_FILE).write_text(text)
+
+    @cached_property
+    def catalog(self) -> list[Feature]:
+        """Booster inputs in booster order (the column order of `contributions`)."""
+        return [info.feature() for info in self.metadata.features]
+
+    def inputs(self, frame: Columns) -> dict[str, np.ndarray]:
+        """The booster's inputs by name as arrays (numbers as float64, categories as text or
+        None), derived ones included: what reasons quote next to a score."""
+        meta = self.metadata
+        missing = [name for name in meta.input_names if name not in frame]
+        if missing:
+            raise ModelInputError(f"rows lack the model's features: {', '.join(missing)}")
+        given: dict[str, np.ndarray] = {
+            info.name: categories(frame[info.name])
+            if info.kind == "categorical"
+            else numeric(frame[info.name], info.name)
+            for info in meta.features
+            if not info.derived
+        }
+        if meta.bgnbd is not None:
+            given.update(probabilities(given, meta.bgnbd, meta.horizon_days))
+        return {info.name: given[info.name] for info in meta.features}
+
+    def margin(self, frame: Columns) -> Floats:
+        matrix = encode(self.inputs(frame), self.metadata.features)
+        return np.asarray(self.booster.predict(matrix, raw_score=True), dtype="float64")
+
+    def predict_proba(self, frame: Columns) -> Floats:
+        """Calibrated probability of churning within the horizon, one per row."""
+        return self.metadata.calibration.apply(self.margin(frame))
+
+    def contributions(self, frame: Columns) -> Floats:
+        """LightGBM's own per-feature contributions to the raw margin, then the bias column."""
+        matrix = encode(self.inputs(frame), self.metadata.features)
+        return np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype="float64")

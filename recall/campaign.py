@@ -1,0 +1,42 @@
+"""The recall decisions for (scores, online store features, policy): what `winback recall`
+writes and what the service's /recall_list answers come from this one function, so the two
+cannot disagree for the same inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from recall.contacts import read_contacts, read_opt_outs
+from recall.policy import RecallPolicy
+from recall.scores import campaign_frame, store_features
+from recall.selection import decide
+
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+def decisions(scores: pd.DataFrame, store: pa.Table, policy: RecallPolicy) -> pd.DataFrame:
+    """One decision per scored user (selection.DECISION_COLUMNS), contact files read now.
+
+    `store` is the online store's table as of the scores' cutoff; the caller reads it."""
+    users = campaign_frame(scores, store_features(store, policy), policy)
+    contacts = read_contacts(policy.contact_history)
+    return decide(users, policy, contacts, read_opt_outs(policy.opt_outs))
+
+
+def input_stamp(policy_path: Path, policy: RecallPolicy) -> Stamp:
+    """(path, mtime, size) of the policy and the files it names: a long-running service
+    recomputes its decisions when operations edit any of them (an opt-out must count at once)."""
+    named = (policy.contact_history, policy.opt_outs)
+    paths = [str(policy_path), *(path for path in named if path is not None)]
+    stamps = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stamps.append((path, stat.st_mtime_ns, stat.st_size))
+        except FileNotFoundError:
+            stamps.append((path, -1, -1))
+    return tuple(stamps)

@@ -1,0 +1,124 @@
+"""The campaign review as people read it: Markdown and HTML with one table and two charts,
+plus the unrounded numbers as CSV for anyone who wants to recompute."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from recall.charts import return_rate_chart, uplift_chart
+from recall.review import CONFIDENCE, Review
+
+MISSING = "n/a"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    folder: Path
+    markdown: Path
+    html: Path
+    numbers: Path
+    charts: tuple[Path, ...]
+
+
+def _or_missing(fmt: Callable[[float], str]) -> Callable[[float], str]:
+    return lambda x: MISSING if x is None or math.isnan(x) else fmt(x)
+
+
+def _points(x: float) -> str:
+    return f"{x * 100:+.1f}"
+
+
+COLUMNS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "treated": ("treated", lambda x: f"{x:,.0f}"),
+    "control": ("control", lambda x: f"{x:,.0f}"),
+    "rate_treated": ("return rate treated", _or_missing(lambda x: f"{x:.1%}")),
+    "rate_control": ("return rate control", _or_missing(lambda x: f"{x:.1%}")),
+    "uplift": ("uplift (points)", _or_missing(_points)),
+    "ci_low": (f"{CONFIDENCE:.0%} CI low", _or_missing(_points)),
+    "ci_high": (f"{CONFIDENCE:.0%} CI high", _or_missing(_points)),
+    "significant": ("significant", lambda x: "yes" if x else "no"),
+    "saved_users": ("saved users", _or_missing(lambda x: f"{x:,.1f}")),
+    "cost": ("cost", lambda x: f"{x:,.2f}"),
+    "cost_per_saved": ("cost per saved user", _or_missing(lambda x: f"{x:,.2f}")),
+    "value_saved": ("value saved", _or_missing(lambda x: f"{x:,.2f}")),
+    "roi": ("ROI", _or_missing(lambda x: f"{x:+.0%}")),
+}
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Rounded, labelled text: what the Markdown and HTML reports (and the CLI) show."""
+    shown = {"strategy": table.strategy, "channel": table.channel}
+    for column, (label, fmt) in COLUMNS.items():
+        shown[label] = table[column].map(fmt)
+    return pd.DataFrame(shown)
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    rows = [list(frame.columns), ["---"] * frame.shape[1], *frame.to_numpy().tolist()]
+    return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
+
+
+def _headline(review: Review) -> list[str]:
+    lines = [
+        f"Campaign date {review.campaign_date}; returns counted in [{review.campaign_date}, "
+        f"{review.window_end}) ({review.window_days} days); events observed until "
+        f"{review.observed_until}.",
+        f"A strategy's uplift is significant when its {CONFIDENCE:.0%} interval (Newcombe) "
+        "excludes 0.",
+    ]
+    if not review.complete:
+        lines.append("Warning: the window is not over yet; return rates are still rising.")
+    return lines
+
+
+def _markdown(review: Review, charts: tuple[Path, ...]) -> str:
+    parts = [
+        f"# Campaign review: {review.campaign_id}",
+        *_headline(review),
+        _markdown_table(display_table(review.table)),
+        *(f"![{path.stem}]({path.name})" for path in charts),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _html(review: Review, charts: tuple[Path, ...]) -> str:
+    title = html.escape(f"Campaign review: {review.campaign_id}")
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in _headline(review))
+    table = display_table(review.table).to_html(index=False, border=0, escape=True)
+    images = "".join(
+        f'<p><img src="{html.escape(path.name)}" alt="{path.stem}"></p>' for path in charts
+    )
+    style = (
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{style}</style></head><body><h1>{title}</h1>{paragraphs}{table}{images}"
+        "</body></html>\n"
+    )
+
+
+def write_report(review: Review, folder: Path) -> ReportFiles:
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = (
+        uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
+        return_rate_chart(review.table, folder / "return_rates.png"),
+    )
+    files = ReportFiles(
+        folder=folder,
+        markdown=folder / "review.md",
+        html=folder / "review.html",
+        numbers=folder / "review.csv",
+        charts=charts,
+    )
+    files.markdown.write_text(_markdown(review, charts))
+    files.html.write_text(_html(review, charts))
+    review.table.to_csv(files.numbers, index=False)
+    return files

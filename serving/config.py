@@ -1,0 +1,34 @@
+"""The `serving` section: the scoring service's limits and how it follows the registry."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt, field_validator
+
+from winback.sections import Strict, resolve_optional_path
+
+
+class ServingConfig(Strict):
+    """The scoring service's limits and how it follows the registry."""
+
+    max_batch: PositiveInt = Field(1000, description="Most user ids or rows in one request")
+    workers: PositiveInt = Field(
+        2,
+        description="Server processes, each with its own copy of the model and store; one "
+        "saturated a core at about 150 one-user requests per second here",
+    )
+    access_log: bool = Field(
+        False,
+        description="One log line per request (BentoML's access log); on this machine it "
+        "cost about a tenth of a one-user request's server time",
+    )
+    max_recall_list: PositiveInt = Field(10_000, description="Largest `limit` for /recall_list")
+    poll_seconds: float = Field(
+        30.0, ge=0, description="How often to look for a new champion or store (0 = never)"
+    )
+    recall_policy: str | None = Field(
+        None,
+        description="Recall policy YAML: /recall_list then answers what `winback recall` "
+        "decides (strategy, group, cost); without it, the ranking only",
+    )
+
+    _resolve_policy = field_validator("recall_policy")(resolve_optional_path)

@@ -1,0 +1,43 @@
+"""How a service process is started: its environment, built from the config by `winback serve`.
+
+BentoML fixes a service's process settings (workers, access log) when its server starts, not
+when the module is imported, so they travel as BentoML's own JSON overrides instead of being
+read from the config at import. Light on purpose: `winback serve` imports this, not BentoML.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from serving.config import ServingConfig
+
+SERVICE_NAME = "winback"
+SERVICE = "serving.service:WinbackService"
+CONFIG_ENV = "WINBACK_CONFIG"
+BENTOML_OVERRIDES_ENV = "BENTOML_CONFIG_OVERRIDES"
+# MLflow unpickles pyfunc and some flavours' models unless this is false (its default is
+# true). The service reads only the LightGBM text file and the JSON metadata; with this set,
+# anything that tried to unpickle a model in the service would fail instead.
+NO_PICKLES = {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+
+
+def server_environment(
+    config_path: Path, settings: ServingConfig, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """`environ` plus what the service reads: its config file, no pickles, process settings."""
+    overrides = {
+        "services": {
+            SERVICE_NAME: {
+                "workers": settings.workers,
+                "logging": {"access": {"enabled": settings.access_log}},
+            }
+        }
+    }
+    return {
+        **environ,
+        **NO_PICKLES,
+        CONFIG_ENV: str(config_path.resolve()),
+        BENTOML_OVERRIDES_ENV: json.dumps(overrides),
+    }

@@ -1,0 +1,1 @@
+"""The `winback` command line: one root app (`main`), one module per area."""

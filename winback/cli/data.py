@@ -1,0 +1,99 @@
+"""`validate` and `generate`: getting trustworthy events into the workdir."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from winback.cli.common import ConfigOption, EngineOption, open_engine, parse_date, user_errors
+from winback.cli.console import console
+from winback.config import InputError, load_config
+
+
+def validate(
+    config: ConfigOption,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(help="Run time for the future-timestamp check (default: now, UTC)"),
+    ] = None,
+    engine: EngineOption = None,
+) -> None:
+    """Check the sources, quarantine unusable rows and write the canonical tables."""
+    from features.loading import prepare
+    from winback.cli.render import print_prepared
+
+    with user_errors():
+        cfg = load_config(config)
+        chosen = open_engine(cfg.engine, engine)
+        with console.status("validating") as status:
+            prepared = prepare(cfg, chosen, run_time=as_of, force=True, progress=status.update)
+        print_prepared(prepared)
+
+
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder for events/users/truth.parquet")],
+    users: Annotated[int, typer.Option(min=1, help="Number of users")] = 10_000,
+    days: Annotated[int, typer.Option(min=1, help="Length of the log in days")] = 365,
+    seed: Annotated[int, typer.Option(help="Same seed, same files")] = 0,
+    start: Annotated[str, typer.Option(help="First day of the log (YYYY-MM-DD)")] = "2025-01-01",
+) -> None:
+    """Write a synthetic event log with planted churn dynamics and its ground truth."""
+    from features import synthetic
+    from features.synthetic import SyntheticSpec
+    from winback.cli.render import print_generated
+
+    spec = SyntheticSpec(users=users, days=days, seed=seed, start=parse_date(start, "--start"))
+    with console.status(f"generating {users:,} users x {days} days"):
+        log = synthetic.generate(spec)
+        paths = synthetic.write(log, out)
+    print_generated(log, paths)
+
+
+def _uplifts(values: list[str]) -> dict[str, float]:
+    uplifts = {}
+    for value in values:
+        name, _, rate = value.partition("=")
+        try:
+            uplifts[name] = float(rate)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r}: expected STRATEGY=UPLIFT, e.g. at_risk_coupon=0.1",
+                param_hint="--uplift",
+            ) from None
+    return uplifts
+
+
+def simulate_campaign(
+    data: Annotated[Path, typer.Option(help="Folder `generate` wrote; rewritten in place")],
+    campaign: Annotated[Path, typer.Option(help="The recall.csv the campaign was sent from")],
+    window_days: Annotated[int, typer.Option(min=1, help="Days after the campaign date")],
+    uplift: Annotated[
+        list[str] | None,
+        typer.Option(help="STRATEGY=UPLIFT, repeatable; strategies not named get none"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Which treated users come back")] = 0,
+) -> None:
+    """Plant a known treatment effect of a sent campaign into a generated log (for `review`)."""
+    from features import synthetic
+    from features.synthetic_campaign import CampaignSpec, plant_campaign
+    from recall.campaign_file import read_campaign
+    from winback.cli.render import print_planted
+
+    with user_errors():
+        listed = read_campaign(campaign)
+        spec = CampaignSpec(listed.date, window_days, _uplifts(uplift or []), seed)
+        try:
+            planted = plant_campaign(synthetic.read(data), listed.users, spec)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        synthetic.write(planted.log, data)
+    print_planted(planted.outcomes, spec)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(generate)
+    app.command("simulate-campaign")(simulate_campaign)

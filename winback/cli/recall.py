@@ -1,0 +1,91 @@
+"""`recall` and `review`: the campaign list operations receive, and whether it worked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from winback.cli.common import ConfigOption, EngineOption, open_engine, user_errors
+from winback.cli.console import console
+from winback.config import InputError, load_config
+
+PolicyOption = Annotated[
+    Path, typer.Option("--policy", "-p", help="Recall policy (YAML)", show_default=False)
+]
+
+
+def recall_command(
+    config: ConfigOption,
+    policy: PolicyOption,
+    out: Annotated[Path, typer.Option(help="CSV to write: treatment and control users, why")],
+    scores: Annotated[
+        Path | None, typer.Option(help="scores.parquet from batch scoring (required)")
+    ] = None,
+) -> None:
+    """Choose whom to contact by expected net value, within budget, holding out a control group."""
+    from recall.campaign import decisions
+    from recall.campaign_file import write_recall_list
+    from recall.policy import load_policy
+    from recall.scores import read_scores
+    from serving.online_store import current_version, read_all, store_root
+    from winback.cli.render import print_recall
+
+    with user_errors():
+        if scores is None:
+            raise InputError(
+                "recall needs churn scores: pass --scores scores.parquet (one row per user, "
+                "written by batch scoring)"
+            )
+        cfg = load_config(config)
+        plan = load_policy(policy)
+        decided = decisions(read_scores(scores), read_all(current_version(store_root(cfg))), plan)
+        write_recall_list(decided, out)
+    print_recall(plan, decided, out)
+
+
+def review_command(
+    config: ConfigOption,
+    campaign: Annotated[Path, typer.Option(help="The recall.csv the campaign was sent from")],
+    window_days: Annotated[int, typer.Option(min=1, help="Days after the campaign date")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: <workdir>/reviews/<campaign>)")
+    ] = None,
+    update_policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--update-policy",
+            help="Policy YAML to feed significant measured save rates back into "
+            "(written as a new file next to it)",
+        ),
+    ] = None,
+    engine: EngineOption = None,
+) -> None:
+    """Compare return rates of treated and control users per strategy; report and log to MLflow."""
+    from artifact.tracking import resolve_store
+    from recall.campaign_file import read_campaign
+    from recall.feedback import update_policy
+    from recall.outcomes import review_campaign
+    from recall.report import write_report
+    from recall.tracking import log_review
+    from winback.cli.render import print_review, print_update
+
+    with user_errors():
+        cfg = load_config(config)
+        listed = read_campaign(campaign)
+        chosen = open_engine(cfg.engine, engine)
+        with console.status("reading events after the campaign"):
+            result = review_campaign(cfg, chosen, listed, window_days)
+        files = write_report(result, out or cfg.workdir_path / "reviews" / listed.id)
+        with console.status("logging to MLflow"):
+            run_id = log_review(result, files, resolve_store(cfg), f"{cfg.name}-reviews")
+        update = update_policy(update_policy_file, result) if update_policy_file else None
+    print_review(result, files, run_id)
+    if update_policy_file is not None:
+        print_update(update)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recall")(recall_command)
+    app.command("review")(review_command)

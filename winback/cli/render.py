@@ -1,0 +1,273 @@
+"""Rendering of run summaries for people; kept apart so commands stay a few lines.
+
+Imported inside the commands that print, so `winback --help` never loads what they show; and
+each printer imports what it needs itself, so `features build` does not pay for the recall
+stack (scipy, matplotlib: over two seconds) to print one table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.table import Table
+
+from winback.cli.console import console
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from features.loading import Prepared, SourceReport
+    from features.synthetic import SyntheticLog
+    from features.synthetic_campaign import CampaignSpec
+    from recall.feedback import PolicyUpdate
+    from recall.policy import RecallPolicy
+    from recall.report import ReportFiles
+    from recall.review import Review
+    from serving.online_store import StoreVersion
+
+
+def source_table(title: str, report: SourceReport) -> Table:
+    from features.validation import REASONS
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("source", report.source)
+    table.add_row("rows read", f"{report.rows_read:,}")
+    table.add_row("rows kept", f"{report.rows_good:,}")
+    table.add_row("quarantined", f"{report.rows_quarantined:,}")
+    for reason, count in report.quarantined.items():
+        table.add_row(f"  {reason}", f"{count:,}  ({REASONS.get(reason, '')})")
+    if report.repeats_kept:
+        table.add_row("exact repeats kept", f"{report.repeats_kept:,}  (events.duplicates: keep)")
+    if report.users is not None:
+        table.add_row("users", f"{report.users:,}")
+    if report.first_ts is not None:
+        table.add_row("time span", f"{report.first_ts}  to  {report.last_ts}")
+    table.add_row("written to", report.output)
+    if report.rows_quarantined:
+        table.add_row("quarantine", report.quarantine)
+    return table
+
+
+def print_prepared(prepared: Prepared) -> None:
+    if prepared.reused:
+        console.print(
+            f"[dim]sources unchanged since {prepared.run_time}: reusing validated data[/dim]"
+        )
+    console.print(source_table("events", prepared.events))
+    if prepared.users is not None:
+        console.print(source_table("users", prepared.users))
+
+
+def print_snapshot_summary(snapshot: ir.Table, path: Path) -> None:
+    """Users per status, labelled rows and churn rate per cutoff: the first sanity check."""
+    from features.labels import LABEL, STATUS, STATUSES
+    from features.timeline import CUTOFF
+
+    counts = {name: (snapshot[STATUS] == name).sum() for name in STATUSES}
+    rows = (
+        snapshot.group_by(CUTOFF)
+        .aggregate(
+            users=snapshot.count(),
+            **counts,
+            labelled=snapshot[LABEL].count(),
+            churn_rate=snapshot[LABEL].mean(),
+        )
+        .order_by(CUTOFF)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    table = Table(title=f"snapshots written to {path}", title_justify="left")
+    for column in ("cutoff", "users", *STATUSES, "labelled", "churn rate"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        rate = row["churn_rate"]
+        table.add_row(
+            str(row[CUTOFF]),
+            f"{row['users']:,}",
+            *(f"{row[name]:,}" for name in STATUSES),
+            f"{row['labelled']:,}",
+            "-" if rate is None else f"{rate:.1%}",
+        )
+    console.print(table)
+
+
+def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
+    kinds = log.truth.churn_kind.value_counts().to_dict()
+    table = Table(title="synthetic log", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("events", f"{len(log.events):,}")
+    table.add_row("users", f"{len(log.users):,}")
+    table.add_row("time span", f"{log.events.ts.min()}  to  {log.events.ts.max()}")
+    table.add_row("truth", ", ".join(f"{kind}: {n:,}" for kind, n in sorted(kinds.items())))
+    for name, path in paths.items():
+        table.add_row(name, str(path))
+    console.print(table)
+
+
+def print_planted(outcomes: pd.DataFrame, spec: CampaignSpec) -> None:
+    """Per strategy: treated users, those who came back anyway, and the planted returns."""
+    treated = outcomes[outcomes.group == "treatment"]
+    table = Table(
+        title=f"planted campaign effect, {spec.date} + {spec.window_days} days",
+        title_justify="left",
+    )
+    for column in ("strategy", "treated", "returned anyway", "planted returns", "uplift"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    per_strategy = treated.groupby("strategy")[["returned_anyway", "planted"]]
+    for strategy, counts in per_strategy.agg(["size", "sum"]).iterrows():
+        table.add_row(
+            str(strategy),
+            f"{counts[('planted', 'size')]:,}",
+            f"{counts[('returned_anyway', 'sum')]:,}",
+            f"{counts[('planted', 'sum')]:,}",
+            f"{spec.uplift.get(str(strategy), 0.0):.3f}",
+        )
+    console.print(table)
+
+
+def print_store_version(version: StoreVersion) -> None:
+    table = Table(title="online store", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("version", version.version)
+    table.add_row("features as of", version.cutoff)
+    table.add_row("users", f"{version.rows:,}")
+    table.add_row("feature set", f"{version.feature_set} ({len(version.features)} features)")
+    table.add_row("lookups (SQLite)", str(version.sqlite_path))
+    table.add_row("batch (Parquet)", str(version.parquet_path))
+    console.print(table)
+
+
+def score_counts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Users per status and band (null for the unscored): what `print_scores` summarises."""
+    groups = scores.groupby(["status", "risk_band"], dropna=False)
+    return groups.size().reset_index(name="users")
+
+
+def print_scores(
+    out: str | Path,
+    counts: pd.DataFrame,
+    top: pd.DataFrame,
+    rows_per_file: list[int] | None = None,
+) -> None:
+    """Counts by status and band, and the users most at risk (the first rows of `top`).
+
+    Takes counts, not every row, so Spark scoring prints the same without collecting."""
+    summary = Table(title=f"scores written to {out}", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column()
+    for column, label in (("status", "status"), ("risk_band", "band")):
+        for value, users in counts.groupby(column).users.sum().sort_index().items():
+            summary.add_row(f"{label} {value}", f"{users:,}")
+    summary.add_row("model version", ", ".join(sorted(top.model_version.unique())) or "-")
+    if rows_per_file:
+        sizes = f"{min(rows_per_file):,} to {max(rows_per_file):,} rows"
+        summary.add_row("files", f"{len(rows_per_file)} in rank order, {sizes}")
+    console.print(summary)
+    table = Table(title="most at risk", title_justify="left")
+    for column in ("rank", "user", "probability", "band", "top reason"):
+        table.add_column(column)
+    for row in top.head(10).to_dict("records"):
+        table.add_row(
+            str(row["rank"]),
+            str(row["user_id"]),
+            f"{row['churn_probability']:.3f}",
+            str(row["risk_band"]),
+            str(row["top_reason"]),
+        )
+    console.print(table)
+
+
+def print_recall(policy: RecallPolicy, decisions: pd.DataFrame, out: Path) -> None:
+    from recall.selection import skipped_counts, summary
+
+    per_strategy = summary(decisions)
+    campaign = policy.campaign
+    table = Table(title=f"campaign {campaign.id} on {campaign.date}", title_justify="left")
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("channel")
+    for column in ("treated", "control", "cost", "exp. saves", "exp. net value"):
+        table.add_column(column, justify="right")
+    total = per_strategy.drop(columns=["strategy", "channel"]).sum()
+    rows = [*per_strategy.to_dict("records"), {"strategy": "total", "channel": "", **total}]
+    for row in rows:
+        table.add_row(
+            str(row["strategy"]),
+            str(row["channel"]),
+            f"{int(row['treatment']):,}",
+            f"{int(row['control']):,}",
+            f"{row['cost']:,.2f}",
+            f"{row['expected_saves']:,.1f}",
+            f"{row['expected_net_value']:,.2f}",
+            style="bold" if row is rows[-1] else None,
+        )
+    console.print(table)
+    console.print(f"budget used: {total.cost:,.2f} of {policy.budget:,.2f}")
+    skipped = ", ".join(
+        f"{reason} {count:,}" for reason, count in skipped_counts(decisions).items()
+    )
+    console.print(f"not listed: {skipped or 'nobody'}")
+    console.print(f"written to {out}")
+
+
+def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
+    from recall.report import COLUMNS, display_table
+
+    shown = display_table(result.table)
+    label = {key: text for key, (text, _) in COLUMNS.items()}
+    table = Table(
+        title=f"review of {result.campaign_id}: returns within {result.window_days} days",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("strategy", no_wrap=True)
+    headers = (
+        "treated/control",
+        "return rate",
+        "uplift, pts [95% CI]",
+        "sig.",
+        "cost/saved",
+        "ROI",
+    )
+    for column in headers:
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in shown.to_dict("records"):
+        table.add_row(
+            str(row["strategy"]),
+            f"{row[label['treated']]} / {row[label['control']]}",
+            f"{row[label['rate_treated']]} vs {row[label['rate_control']]}",
+            f"{row[label['uplift']]} [{row[label['ci_low']]}, {row[label['ci_high']]}]",
+            str(row[label["significant"]]),
+            str(row[label["cost_per_saved"]]),
+            str(row[label["roi"]]),
+        )
+    console.print(table)
+    if not result.complete:
+        console.print(
+            f"[yellow]the window ends {result.window_end} but events stop at "
+            f"{result.observed_until}: return rates are still rising[/yellow]"
+        )
+    console.print(f"report: {files.html}  ({files.markdown.name}, {len(files.charts)} charts)")
+    console.print(f"MLflow run: {run_id}")
+
+
+def print_update(update: PolicyUpdate | None) -> None:
+    if update is None:
+        console.print("no strategy had a significant uplift: the policy keeps its save rates")
+        return
+    rates = ", ".join(f"{name} {rate.save_rate:.3f}" for name, rate in update.updated.items())
+    console.print(
+        f"measured save rates ({rates or 'none in this policy'}) written to {update.path}"
+    )
+    console.print(
+        "[dim]a new file, because the YAML writer cannot keep comments: "
+        "review it and replace the policy[/dim]"
+    )
+    if update.not_in_policy:
+        console.print(f"not in the policy any more: {', '.join(update.not_in_policy)}")

@@ -1,0 +1,106 @@
+"""`materialize`: the online store the service and batch scoring read."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from winback.cli.common import (
+    ConfigOption,
+    EngineOption,
+    open_engine,
+    open_spark,
+    parse_date,
+    user_errors,
+)
+from winback.cli.console import console
+from winback.config import load_config
+
+
+def materialize_command(
+    config: ConfigOption,
+    cutoff: Annotated[
+        str, typer.Option(help="latest (day after the last event) | now (today) | YYYY-MM-DD")
+    ] = "latest",
+    engine: EngineOption = None,
+) -> None:
+    """Write every user's features as of the cutoff into a new online store version."""
+    from serving.materialize import materialize, resolve_cutoff
+    from winback.cli.render import print_store_version
+
+    with user_errors():
+        cfg = load_config(config)
+        if cutoff not in ("latest", "now"):
+            parse_date(cutoff, "--cutoff")
+        chosen = open_engine(cfg.engine, engine)
+        with console.status("materializing") as status:
+            version = materialize(
+                cfg, chosen, resolve_cutoff(cutoff, cfg, chosen), progress=status.update
+            )
+        print_store_version(version)
+
+
+def score(
+    config: ConfigOption,
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Parquet file for the scores; with spark a folder of files in rank order "
+            "(a path, or a URI such as s3a://bucket/scores)"
+        ),
+    ],
+    engine: EngineOption = None,
+) -> None:
+    """Score every user in the online store with the champion model (batch)."""
+    from artifact.tracking import resolve_store
+    from serving.batch import score_all, write_scores
+    from serving.model_source import ServingSource
+    from serving.online_store import store_root
+    from winback.cli.render import print_scores, score_counts
+
+    with user_errors():
+        cfg = load_config(config)
+        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg))
+        with console.status("loading the champion and the online store"):
+            source.refresh()
+        serving = source.current
+        assert serving is not None
+        users = f"{serving.store.version.rows:,} users"
+        if (engine or cfg.engine.kind) == "spark":
+            session = open_spark(cfg.engine.spark).session
+            from serving.spark_scoring import score_all_on_spark  # pyspark: only when asked
+
+            with console.status(f"scoring {users} on Spark"):
+                written = score_all_on_spark(session, serving, out)
+            print_scores(written.out, written.counts, written.top, written.rows_per_file)
+            return
+        with console.status(f"scoring {users}"):
+            scores = score_all(serving)
+            write_scores(scores, Path(out))
+        print_scores(out, score_counts(scores), scores[scores["rank"].notna()])
+
+
+def serve(
+    config: ConfigOption,
+    port: Annotated[int, typer.Option(help="TCP port")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Start the HTTP scoring service (BentoML) with this config's champion and store."""
+    from serving.launch import SERVICE, server_environment
+
+    with user_errors():
+        settings = load_config(config).serving
+    env = server_environment(config, settings, os.environ)
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE]
+    args = [*command, "--host", host, "--port", str(port)]
+    os.execvpe(sys.executable, args, env)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("materialize")(materialize_command)
+    app.command()(score)
+    app.command()(serve)
