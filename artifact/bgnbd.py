@@ -14,8 +14,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import expit
 
+from core.config import InputError
 from features.spec import Feature
-from winback.config import InputError
 
 Floats = npt.NDArray[np.float64]
 

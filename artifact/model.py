@@ -21,8 +21,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from artifact.bgnbd import BgNbdParams, probabilities
+from core.config import WinbackError
 from features.spec import Feature, Kind
-from winback.config import WinbackError
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"

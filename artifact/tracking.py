@@ -16,7 +16,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from winback.config import DatasetConfig
+from core.config import DatasetConfig
 
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 DATABASE_FILE = "mlflow.db"

@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from core.config import parse_config
 from features.engine import DuckDBEngine
 from features.loading import prepare
 from features.synthetic import EVENT_COLUMNS, SyntheticSpec, generate, write
-from winback.config import parse_config
 
 RESULTS = Path(__file__).parent / "results"
 

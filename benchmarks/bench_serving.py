@@ -36,6 +36,7 @@ from benchmarks import data
 from benchmarks.bench_features import machine
 from benchmarks.latency import per_call, summary
 from benchmarks.load import Request, open_loop
+from core.config import DatasetConfig, load_config
 from features.engine import DuckDBEngine
 from features.pipeline import snapshots
 from features.snapshots import catalog
@@ -53,7 +54,6 @@ from serving.online_store import (
 from serving.reasons import Explained
 from serving.responses import score_users
 from tests.serving.served import cached_service, serve
-from winback.config import DatasetConfig, load_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_P99_MS = 25.0  # 1-user requests at 200 req/s, from the issue

@@ -30,7 +30,7 @@ from rich.table import Table
 
 from benchmarks import bench_features, data, training_data
 from benchmarks.training_measure import APPROACHES
-from winback.config import DatasetConfig
+from core.config import DatasetConfig
 
 LABELS = {
     "bare": "Bare lightgbm.train (same matrix, parameters, early stopping)",

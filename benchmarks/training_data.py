@@ -21,6 +21,7 @@ import pandas as pd
 
 import features
 from benchmarks import data
+from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.labels import LABEL
 from features.pipeline import snapshots
@@ -28,7 +29,6 @@ from features.snapshots import catalog
 from features.spec import feature_set
 from features.synthetic import EVENT_COLUMNS
 from training.dataset import assemble
-from winback.config import DatasetConfig, parse_config
 
 # 11 monthly cutoffs over a year, about 62% of users active at each: about 1M labelled rows.
 FULL = data.Size(users=150_000, days=365)

@@ -30,12 +30,12 @@ import pandas as pd
 import psutil
 
 from benchmarks import training_data
+from core.config import DatasetConfig
 from features.snapshots import catalog
 from features.spec import feature_set
 from training import lgbm
 from training.dataset import TrainingData, assemble
 from training.fitting import fit_model
-from winback.config import DatasetConfig
 
 APPROACHES = ("bare", "fit", "pipeline")
 # What each of the pipeline's numbered progress messages starts.

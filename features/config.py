@@ -1,5 +1,5 @@
 """The feature sections of the dataset config: sources, churn windows, cutoffs, features and
-the engine. Built on `winback.sections` only; `winback.config` assembles them."""
+the engine. Built on `core.sections` only; `core.config` assembles them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from winback.sections import Strict, resolve_path
+from core.sections import Strict, resolve_path
 
 FileFormat = Literal["csv", "parquet", "whitespace"]
 

@@ -18,8 +18,8 @@ import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from core.config import InputError
 from features.config import FileSource
-from winback.config import InputError
 
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
+from core.config import DatasetConfig, InputError
 from features.config import FileSource
 from features.engine import Engine, expand_paths
 from features.validation import (
@@ -27,7 +28,6 @@ from features.validation import (
     quarantined_rows,
     source_columns,
 )
-from winback.config import DatasetConfig, InputError
 
 Progress = Callable[[str], None]
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import ibis.expr.types as ir
 
+from core.config import DatasetConfig
 from features.engine import Engine
 from features.loading import Prepared, Progress, canonical_events, canonical_users, prepare
 from features.snapshots import build_snapshots
 from features.spec import feature_set
-from winback.config import DatasetConfig
 
 
 def observed_until(events: ir.Table) -> dt.date:

@@ -25,6 +25,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from core.config import ConfigError
 from features.config import FileSource, SparkConfig
 from features.engine import (
     OFFSET_SUFFIX,
@@ -34,7 +35,6 @@ from features.engine import (
     expand_paths,
     first_line,
 )
-from winback.config import ConfigError
 
 MASTER_ENV = "WINBACK_SPARK_MASTER"
 PYTHON_ENV = "PYSPARK_PYTHON"

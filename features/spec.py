@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from winback.config import DatasetConfig
+    from core.config import DatasetConfig
 
 Kind = Literal["numeric", "categorical"]
 

@@ -12,9 +12,9 @@ import math
 import ibis
 import ibis.expr.types as ir
 
+from core.config import InputError
 from features.config import EventSource, FileSource, UserSource
 from features.engine import SOURCE_FILE, SOURCE_ROW, Engine
-from winback.config import InputError
 
 REASON = "reason"
 REPEAT = "repeat_kept"

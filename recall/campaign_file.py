@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.config import InputError
 from recall.codes import CONTROL, TREATMENT
 from recall.selection import recall_list
-from winback.config import InputError
 
 REVIEW_COLUMNS = (
     "campaign_id",

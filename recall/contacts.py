@@ -15,8 +15,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from core.config import InputError
 from recall.policy import CONTACT_CHANNELS
-from winback.config import InputError
 
 USER_ID, CHANNEL, CONTACTED_AT = "user_id", "channel", "contacted_at"
 OPT_OUT_COLUMNS = (USER_ID, CHANNEL)

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
+from core.config import ConfigError, parse_yaml
 from recall.policy import MeasuredSaveRate, parse_policy, read_policy_text
 from recall.review import Review
-from winback.config import ConfigError, parse_yaml
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
+from core.config import DatasetConfig
 from features.config import ChurnConfig
 from features.engine import Engine
 from features.loading import canonical_events, prepare
 from features.pipeline import observed_until
 from recall.campaign_file import CampaignList
 from recall.review import Review, review
-from winback.config import DatasetConfig
 
 
 def is_return(events: ir.Table, churn: ChurnConfig) -> ir.BooleanValue:

@@ -35,8 +35,8 @@ from pydantic import (
     model_validator,
 )
 
-from winback.config import ConfigError, describe_errors, parse_yaml, read_text
-from winback.sections import Strict, resolve_optional_path
+from core.config import ConfigError, describe_errors, parse_yaml, read_text
+from core.sections import Strict, resolve_optional_path
 
 ContactChannel = Literal["email", "sms", "push", "in_app"]
 Channel = Literal[ContactChannel, "none"]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from core.config import InputError
 from recall.policy import RecallPolicy
-from winback.config import InputError
 
 USER_ID = "user_id"
 SCORE_COLUMNS = (

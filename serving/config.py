@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt, field_validator
 
-from winback.sections import Strict, resolve_optional_path
+from core.sections import Strict, resolve_optional_path
 
 
 class ServingConfig(Strict):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.config import DatasetConfig
 from features.engine import Engine
 from features.loading import Progress, canonical_events, prepare
 from features.pipeline import observed_until, snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
 from serving.online_store import StoreVersion, store_root, write_version
-from winback.config import DatasetConfig
 
 
 def resolve_cutoff(text: str, config: DatasetConfig, engine: Engine) -> dt.date:

@@ -15,8 +15,8 @@ from pathlib import Path
 from artifact.model import ChurnModel
 from artifact.registry import CHAMPION, champion_version, load_version
 from artifact.tracking import TrackingStore
+from core.config import WinbackError
 from serving.online_store import OnlineStore, StoreVersion, current_version
-from winback.config import WinbackError
 
 log = logging.getLogger(__name__)
 

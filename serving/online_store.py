@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.config import DatasetConfig, WinbackError
 from features.labels import LABEL
 from features.spec import Feature
-from winback.config import DatasetConfig, WinbackError
 
 TABLE = "features"
 KEY = "user_id"

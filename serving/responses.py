@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.config import WinbackError
 from features.labels import ACTIVE, STATUS
 from recall.campaign import decisions, input_stamp
 from recall.codes import CONTROL, TREATMENT
@@ -26,7 +27,6 @@ from recall.selection import recall_list as recall_list_of
 from serving.model_source import Serving
 from serving.online_store import KEY, object_array, read_all
 from serving.scoring import SCORED, UNKNOWN, score_rows, score_store_rows
-from winback.config import WinbackError
 
 Result = dict[str, Any]
 

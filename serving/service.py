@@ -24,6 +24,7 @@ from bentoml.validators import ContentType
 from fastapi import FastAPI
 
 from artifact.tracking import resolve_store
+from core.config import WinbackError, load_config
 from serving import heap
 from serving.auth import BearerToken
 from serving.launch import CONFIG_ENV, NO_PICKLES, SERVICE_NAME
@@ -39,7 +40,6 @@ from serving.responses import (
     score_features,
     score_users,
 )
-from winback.config import WinbackError, load_config
 
 # A JSON object answer. The explicit content type matters for speed: without it BentoML 1.4
 # derives the media type from the return type's JSON schema, building a pydantic

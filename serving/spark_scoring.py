@@ -31,10 +31,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from artifact.model import ChurnModel, ModelMetadata
+from core.config import WinbackError
 from features.labels import STATUS
 from serving.online_store import KEY
 from serving.scoring import score_store_rows
-from winback.config import WinbackError
 
 if TYPE_CHECKING:  # executors import this module: no MLflow there
     from serving.model_source import Serving

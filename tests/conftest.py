@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.pipeline import snapshots
 from features.snapshots import catalog
@@ -17,7 +18,6 @@ from features.synthetic import generate, write
 from tests.trained import SPEC, ConfigFactory, config_data
 from training.dataset import TrainingData, assemble
 from training.fitting import FittedModel, fit_model
-from winback.config import DatasetConfig, parse_config
 
 
 @pytest.fixture(scope="session")

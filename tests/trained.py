@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.config import DatasetConfig
 from features.synthetic import EVENT_COLUMNS, SyntheticSpec
-from winback.config import DatasetConfig
 
 SPEC = SyntheticSpec(users=1_000, days=240, seed=11)
 SMALL_LOG_BOOSTER = {"min_data_in_leaf": 40, "num_leaves": 3, "learning_rate": 0.05}

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt
 
-from winback.sections import Strict
+from core.sections import Strict
 
 
 class LightGBMConfig(Strict):

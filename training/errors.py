@@ -1,6 +1,6 @@
 """Training problems a user can fix (too few cutoffs, no labels): one line, no traceback."""
 
-from winback.config import WinbackError
+from core.config import WinbackError
 
 
 class TrainingError(WinbackError):

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from artifact.model import ChurnModel, ModelMetadata
+from core.config import DatasetConfig
 from training import lgbm
 from training.calibration import CalibrationChoice, calibrate
 from training.dataset import TrainingData, balanced_weights
-from winback.config import DatasetConfig
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from artifact.model import ChurnModel
 from artifact.tracking import TrackingStore, experiment_id
+from core.config import DatasetConfig
 from features.engine import Engine
 from features.pipeline import snapshots
 from features.snapshots import catalog
@@ -33,7 +34,6 @@ from training.dataset import TrainingData, labels
 from training.evaluation import Evaluation, draw, evaluate_all
 from training.fitting import FittedModel, fit_model
 from training.registry import Decision, decide
-from winback.config import DatasetConfig
 
 Progress = Callable[[str], None]
 REFERENCE_QUANTILES = 1001

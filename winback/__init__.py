@@ -1,2 +1,1 @@
-"""Winback: the root config and errors every package builds on (`config`, `sections`), and the
-command line on top of everything (`cli`)."""
+"""Winback's command line (`winback.cli`): on top of every other package."""

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import DatasetConfig, load_config
 from features.engine import DuckDBEngine
 from features.loading import Prepared, prepare
 from features.pipeline import snapshots
-from winback.config import DatasetConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 RAW = REPO / "data" / "cdnow" / "CDNOW_master.txt"

@@ -24,6 +24,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.config import ConfigError, load_config
 from features.config import ChurnConfig, FileSource, SparkConfig
 from features.engine import SOURCE_FILE, SOURCE_ROW, DuckDBEngine, Engine
 from features.loading import prepare
@@ -34,7 +35,6 @@ from features.synthetic import EVENT_TYPES, SyntheticSpec, generate, write
 from serving.online_store import current_version, store_root
 from tests.features.test_validation import HEADER, ROWS, RUN_TIME, csv_events, make_config
 from winback.cli.main import app
-from winback.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ["cutoff", "user_id"]

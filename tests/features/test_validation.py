@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from core.config import DatasetConfig, InputError, parse_config
 from features.engine import DuckDBEngine
 from features.loading import prepare
-from winback.config import DatasetConfig, InputError, parse_config
 
 RUN_TIME = dt.datetime(2024, 6, 1)
 

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.config import load_config
 from features.engine import DuckDBEngine
 from features.synthetic import SyntheticSpec, generate, write
 from serving.materialize import materialize
 from serving.online_store import read_all
 from tests.recall.builders import scores_for
 from winback.cli.main import app
-from winback.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 DATE = dt.date(2025, 9, 1)

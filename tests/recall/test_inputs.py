@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import InputError
 from recall.contacts import read_contacts, read_opt_outs, recently_contacted
 from recall.scores import campaign_frame, read_scores
 from tests.recall.builders import CUTOFF, policy, users
-from winback.config import InputError
 
 
 def test_contact_times_with_offsets_become_naive_utc(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.config import ConfigError
 from recall.policy import Cell, MeasuredSaveRate, load_policy
 from tests.recall.builders import policy
-from winback.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "configs" / "recall.yaml"

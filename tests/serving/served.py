@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from core.config import DatasetConfig, load_config
 from features.synthetic import SyntheticSpec, generate, write
 from serving.auth import TOKEN_ENV
-from winback.config import DatasetConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-token"

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from artifact.registry import CHAMPION
 from artifact.tracking import resolve_store
+from core.config import load_config
 from features.engine import DuckDBEngine
 from features.synthetic import SyntheticSpec, generate, write
 from recall.campaign import decisions
@@ -33,7 +34,6 @@ from tests.serving.served import Server, serve, train_and_materialize
 from tests.serving.served import write_config as write_service_config
 from training.pipeline import train
 from winback.cli.main import app
-from winback.config import load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

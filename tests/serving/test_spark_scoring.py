@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from artifact.model import ChurnModel
 from artifact.tracking import TRACKING_ENV, resolve_store
+from core.config import DatasetConfig, load_config
 from features.config import CutoffRange, SparkConfig
 from features.engine import DuckDBEngine
 from features.loading import prepare
@@ -44,7 +45,6 @@ from tests.trained import config_data
 from training.dataset import assemble, fingerprint
 from training.fitting import fit_model
 from winback.cli.main import app
-from winback.config import DatasetConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -16,12 +16,12 @@ import yaml
 
 from artifact.registry import champion_version
 from artifact.tracking import TRACKING_ENV, TrackingStore, resolve_store
+from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.loading import prepare
 from tests.trained import config_data
 from tests.training.backends import ServerProcess, launch_server
 from training.pipeline import TrainingResult, train
-from winback.config import DatasetConfig, parse_config
 
 
 @pytest.fixture(scope="session", autouse=True)

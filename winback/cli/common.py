@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from core.config import ConfigError, WinbackError
 from features.config import EngineConfig, EngineKind, SparkConfig
 from winback.cli.console import errors
-from winback.config import ConfigError, WinbackError
 
 if TYPE_CHECKING:
     from features.engine import Engine

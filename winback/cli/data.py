@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from core.config import InputError, load_config
 from winback.cli.common import ConfigOption, EngineOption, open_engine, parse_date, user_errors
 from winback.cli.console import console
-from winback.config import InputError, load_config
 
 
 def validate(

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from core.config import load_config
 from features.config import CutoffRange
 from winback.cli.common import ConfigOption, EngineOption, open_engine, parse_date, user_errors
 from winback.cli.console import console
-from winback.config import load_config
 
 if TYPE_CHECKING:
     from features.spec import Feature

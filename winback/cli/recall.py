@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from core.config import InputError, load_config
 from winback.cli.common import ConfigOption, EngineOption, open_engine, user_errors
 from winback.cli.console import console
-from winback.config import InputError, load_config
 
 PolicyOption = Annotated[
     Path, typer.Option("--policy", "-p", help="Recall policy (YAML)", show_default=False)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from core.config import load_config
 from winback.cli.common import (
     ConfigOption,
     EngineOption,
@@ -18,7 +19,6 @@ from winback.cli.common import (
     user_errors,
 )
 from winback.cli.console import console
-from winback.config import load_config
 
 
 def materialize_command(

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from core.config import load_config
 from winback.cli.common import ConfigOption, EngineOption, open_engine, user_errors
 from winback.cli.console import console
-from winback.config import load_config
 
 
 def _quiet_mlflow() -> None:

@@ -3,7 +3,7 @@ error names the file and key) and the errors a user can act on.
 
 Every package may import this module; it imports only the section modules (`features.config`,
 `training.config`, `serving.config`), which import nothing of the project but
-`winback.sections`. The layer contract in pyproject.toml holds both rules.
+`core.sections`. The layer contract in pyproject.toml holds both rules.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from core.sections import Strict, resolve_path
 from features.config import (
     ChurnConfig,
     CutoffRange,
@@ -25,7 +26,6 @@ from features.config import (
 )
 from serving.config import ServingConfig
 from training.config import ModelConfig
-from winback.sections import Strict, resolve_path
 
 
 class WinbackError(Exception):

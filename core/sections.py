@@ -1,7 +1,7 @@
 """What every config section is built from: strict records and paths relative to the file.
 
 Imports nothing of the project, so each package's section module can build on it and the
-root config (`winback.config`) can assemble the sections without an import cycle.
+root config (`core.config`) can assemble the sections without an import cycle.
 """
 
 from __future__ import annotations
