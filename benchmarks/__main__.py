@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from benchmarks import (
+    bench_cli,
     bench_features,
     bench_generator,
     bench_serving,
@@ -22,6 +23,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "serving": bench_serving.main,
     "soak": bench_soak.main,
     "spark": bench_spark.main,
+    "cli": bench_cli.main,
 }
 
 

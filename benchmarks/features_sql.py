@@ -4,10 +4,15 @@ Same columns and semantics as `features.snapshots.build_snapshots` for `data.SPE
 `data.CHURN` (windows 7/14/30/90, trend 30, horizon 30, active and lapsed windows 60), with
 every constant spelled out: a daily roll-up, joined with the cutoffs, reduced with FILTERed
 aggregates. Counts are cast to BIGINT because DuckDB sums integers into HUGEINT.
+
+`python -m benchmarks.features_sql EVENTS OUT --cutoff D ... --observed-until D` runs it as a
+process of its own (imports only DuckDB): the baseline `python -m benchmarks cli` times
+`winback features build` against, start to exit.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,3 +185,17 @@ def run(events: Path, cutoffs: Sequence[dt.date], observed_until: dt.date, out: 
     out.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"COPY ({query(events, cutoffs, observed_until)}) TO {target} (FORMAT parquet)")
     con.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.features_sql")
+    parser.add_argument("events", type=Path, help="events Parquet (user_id, ts, event, ...)")
+    parser.add_argument("out", type=Path, help="snapshot Parquet to write")
+    parser.add_argument("--cutoff", type=dt.date.fromisoformat, action="append", required=True)
+    parser.add_argument("--observed-until", type=dt.date.fromisoformat, required=True)
+    args = parser.parse_args(argv)
+    run(args.events, args.cutoff, args.observed_until, args.out)
+
+
+if __name__ == "__main__":
+    main()
