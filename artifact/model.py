@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -26,7 +26,7 @@ from features.spec import Feature, Kind
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: model families (linear term, blend weight), refit flag
 
 Floats = npt.NDArray[np.float64]
 CalibrationMethod = Literal["isotonic", "sigmoid"]
@@ -99,6 +99,33 @@ class CalibrationMap(_Record):
         return np.clip(probability, self.floor, 1.0 - self.floor)
 
 
+class LinearTerm(_Record):
+    """A logistic regression on a few features, as numbers: margin = intercept + sum(coef * z)
+    with z = (log1p(x) - mean) / scale. A missing value counts as the training mean (z = 0).
+    Its contributions, coef * z, add up to the margin with the intercept as the bias: exact
+    for a linear model, as LightGBM's are for the trees."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def standardised(self, values: Floats) -> Floats:
+        """`values`: one column per feature of the term, in its order."""
+        z = (np.log1p(values) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.where(np.isnan(z), 0.0, z)
+
+    def margin(self, values: Floats) -> Floats:
+        return self.intercept + self.standardised(values) @ np.asarray(self.coef)
+
+    def contributions(self, values: Floats) -> Floats:
+        return self.standardised(values) * np.asarray(self.coef)
+
+
+Family = Literal["lightgbm", "rfm_logreg", "blend"]
+
+
 class ModelMetadata(_Record):
     format_version: int = FORMAT_VERSION
     name: str
@@ -111,9 +138,18 @@ class ModelMetadata(_Record):
         "for risk percentiles"
     )
     bgnbd: BgNbdParams | None = None
+    family: Family = "lightgbm"
+    blend_weight: Annotated[float, Field(ge=0, le=1)] = Field(
+        1.0, description="Weight of the booster's margin; the linear term has the rest"
+    )
+    linear: LinearTerm | None = None
     train_cutoffs: list[dt.date]
-    validation_cutoffs: list[dt.date]
+    validation_cutoffs: list[dt.date] = Field(
+        description="Cutoffs whose held-out predictions chose the settings and calibration "
+        "(the backtest folds; format 1: the validation cutoff)"
+    )
     test_cutoff: dt.date
+    refit: bool = Field(False, description="Fitted on every labelled cutoff, the test one included")
     best_iteration: int
     seed: int
     metrics: dict[str, dict[str, float | None]] = Field(
@@ -199,6 +235,11 @@ def encode(frame: Columns, features: Sequence[FeatureInfo]) -> Floats:
     return np.column_stack(columns)
 
 
+def _threads(num_threads: int | None) -> dict[str, Any]:
+    """LightGBM's `num_threads` when given; otherwise the booster's own setting applies."""
+    return {} if num_threads is None else {"num_threads": num_threads}
+
+
 class ChurnModel:
     """Calibrated churn probabilities and contributions from snapshot rows."""
 
@@ -206,8 +247,13 @@ class ChurnModel:
         names = [info.name for info in metadata.features]
         if booster.feature_name() != names:
             raise ValueError("booster features differ from the metadata's feature list")
+        linear = metadata.linear
+        unknown = [name for name in linear.features if name not in names] if linear else []
+        if unknown:
+            raise ValueError(f"the linear term's features {unknown} are not model features")
         self.booster = booster
         self.metadata = metadata
+        self._linear_columns = [names.index(name) for name in linear.features] if linear else []
 
     @classmethod
     def load(cls, directory: Path) -> ChurnModel:
@@ -244,15 +290,46 @@ class ChurnModel:
             given.update(probabilities(given, meta.bgnbd, meta.horizon_days))
         return {info.name: given[info.name] for info in meta.features}
 
+    def _weights(self) -> tuple[float, float]:
+        """(booster, linear) weights of the margin; a model without a linear term is all trees."""
+        if self.metadata.linear is None:
+            return 1.0, 0.0
+        return self.metadata.blend_weight, 1.0 - self.metadata.blend_weight
+
+    def raw_margin(self, matrix: Floats, num_threads: int | None = None) -> Floats:
+        """The margin of an encoded matrix (`encode`): trees, linear term, or their blend."""
+        trees, linear = self._weights()
+        margin = np.zeros(len(matrix))
+        if trees:
+            raw = self.booster.predict(matrix, raw_score=True, **_threads(num_threads))
+            margin += trees * np.asarray(raw, dtype="float64")
+        if linear and self.metadata.linear is not None:
+            margin += linear * self.metadata.linear.margin(matrix[:, self._linear_columns])
+        return margin
+
+    def raw_contributions(self, matrix: Floats, num_threads: int | None = None) -> Floats:
+        """Per-feature contributions to `raw_margin`, then the bias column: LightGBM's own for
+        the trees, coef * z for the linear term, weighted as the margin is."""
+        trees, linear = self._weights()
+        found = np.zeros((len(matrix), len(self.metadata.features) + 1))
+        if trees:
+            raw = self.booster.predict(matrix, pred_contrib=True, **_threads(num_threads))
+            found += trees * np.asarray(raw, dtype="float64")
+        if linear and self.metadata.linear is not None:
+            term = self.metadata.linear
+            found[:, self._linear_columns] += linear * term.contributions(
+                matrix[:, self._linear_columns]
+            )
+            found[:, -1] += linear * term.intercept
+        return found
+
     def margin(self, frame: Columns) -> Floats:
-        matrix = encode(self.inputs(frame), self.metadata.features)
-        return np.asarray(self.booster.predict(matrix, raw_score=True), dtype="float64")
+        return self.raw_margin(encode(self.inputs(frame), self.metadata.features))
 
     def predict_proba(self, frame: Columns) -> Floats:
         """Calibrated probability of churning within the horizon, one per row."""
         return self.metadata.calibration.apply(self.margin(frame))
 
     def contributions(self, frame: Columns) -> Floats:
-        """LightGBM's own per-feature contributions to the raw margin, then the bias column."""
-        matrix = encode(self.inputs(frame), self.metadata.features)
-        return np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype="float64")
+        """Per-feature contributions to the raw margin, then the bias column."""
+        return self.raw_contributions(encode(self.inputs(frame), self.metadata.features))

@@ -30,7 +30,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_features, data
+from benchmarks import bench_features, data, results_file
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_MAX_S = 0.5  # targets from the issue: medians of whole processes
@@ -418,13 +418,4 @@ def main(small: bool = False, runs: int = 2) -> int:
     show(result)
 
     stem = "cli-small" if small else "cli"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    if problems:
-        console.print("[bold red]OUTPUTS DIFFER: these timings compare different tables[/]")
-        for problem in problems:
-            console.print(f"[red]  {problem}[/red]")
-        return 1
-    (RESULTS / f"{stem}.md").write_text(markdown(result))
-    console.print(f"[green]outputs identical[/green]; wrote {RESULTS / stem}.json and .md")
-    return 0
+    return results_file.save(RESULTS, stem, result, markdown, problems, console)

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import data
+from benchmarks import data, results_file
 from benchmarks.compare import differences, reference_schema, type_drift
 
 APPROACHES = ("ours", "sql", "pandas")
@@ -286,13 +286,4 @@ def main(small: bool = False, runs: int = 2) -> int:
             )
 
     stem = "features-small" if small else "features"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    if problems:
-        console.print("[bold red]OUTPUTS DIFFER: these timings compare different tables[/]")
-        for problem in problems:
-            console.print(f"[red]  {problem}[/red]")
-        return 1
-    (RESULTS / f"{stem}.md").write_text(markdown(result))
-    console.print(f"[green]outputs identical[/green]; wrote {RESULTS / stem}.json and .md")
-    return 0
+    return results_file.save(RESULTS, stem, result, markdown, problems, console)

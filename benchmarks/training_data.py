@@ -1,9 +1,15 @@
-"""The training benchmark's input: about 1M labelled snapshot rows, and the booster matrices.
+"""The training benchmark's input: about 1M labelled snapshot rows, and every booster matrix.
 
 Snapshots come from the synthetic log through our own feature pipeline, as `winback train`
 would build them, but building them is the feature benchmark's subject, not this one's: they
 are built once and cached as Parquet under `.winback/bench/`, keyed by size and seed and
 stamped with the feature code's source and the config, so a change to either rebuilds them.
+
+The booster matrices are the exact arrays the pipeline hands LightGBM, one pair per backtest
+fold (its training cutoffs, its held-out cutoff) and one for each final fit (the evaluated
+model's cutoffs, and every labelled cutoff for the refit), built with the pipeline's own code
+(`training.backtest.fold_data`, `TrainingData.rows` and `design`) so the bare baseline boosts
+the same numbers without paying for assembling them.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +35,9 @@ from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
 from features.synthetic import EVENT_COLUMNS
-from training.dataset import assemble
+from training.backtest import fold_data
+from training.dataset import TrainingData, assemble, balanced_weights
+from training.lgbm import Design
 
 # 11 monthly cutoffs over a year, about 62% of users active at each: about 1M labelled rows.
 FULL = data.Size(users=150_000, days=365)
@@ -37,11 +46,18 @@ SNAPSHOT_FILE = "snapshots.parquet"
 MATRICES_FILE = "matrices.npz"
 INPUTS_FILE = "inputs.json"
 STEP_DAYS = 30
+# One setting on the backtest: a search of N settings runs N times the folds' early-stopped
+# boosting on both sides alike (the bare baseline would replay the same settings), so it
+# multiplies the work without changing what the comparison measures. Optuna's own
+# bookkeeping (TPE sampling, pruning) is the one cost a search adds that this leaves out.
+SEARCH_TRIALS = 1
 
 
 def _config_data(log: data.BenchData, workdir: Path) -> dict[str, Any]:
     """configs/demo.yaml on the benchmark's log: plan, channel and region as categoricals,
-    cutoffs every 30 days from the first with 30 days of history to the last labelled one."""
+    cutoffs every 30 days from the first with 30 days of history to the last labelled one.
+    What the snapshots are built from (and stamped with): training settings are added by
+    `_training_config`, as they do not change the snapshots."""
     folder = log.events.parent
     start = log.observed_until - dt.timedelta(days=log.size.days)
     horizon = data.CHURN.horizon_days
@@ -80,6 +96,13 @@ def _config_data(log: data.BenchData, workdir: Path) -> dict[str, Any]:
     }
 
 
+def _training_config(log: data.BenchData, workdir: Path) -> dict[str, Any]:
+    """`_config_data` with the benchmark's model settings: the defaults but a one-setting search."""
+    config = _config_data(log, workdir)
+    model = {**config["model"], "search": {"trials": SEARCH_TRIALS}}
+    return {**config, "model": model}
+
+
 @dataclass(frozen=True)
 class Snapshots:
     """The cached snapshot table and what it was built from."""
@@ -90,8 +113,8 @@ class Snapshots:
     labelled: int
 
     def config(self, workdir: Path) -> DatasetConfig:
-        """The dataset config the snapshots were built with, writing under `workdir`."""
-        return read_config(_config_data(self.log, workdir), workdir)
+        """The dataset config to train on these snapshots with, writing under `workdir`."""
+        return read_config(_training_config(self.log, workdir), workdir)
 
     def frame(self) -> pd.DataFrame:
         return pd.read_parquet(self.path)
@@ -119,29 +142,46 @@ def prepare(size: data.Size, cache: Path = data.CACHE) -> Snapshots:
     return Snapshots(folder / SNAPSHOT_FILE, log, int(meta["rows"]), int(meta["labelled"]))
 
 
+def _arrays(prefix: str, design: Design) -> dict[str, np.ndarray]:
+    arrays = {f"{prefix}_x": design.x, f"{prefix}_y": design.y}
+    if design.weight is not None:
+        arrays[f"{prefix}_w"] = design.weight
+    return arrays
+
+
+def _final(data: TrainingData, cutoffs: Sequence[dt.date], balanced: bool) -> Design:
+    """A final fit's rows as `training.fitting` builds them: BG/NBD as of the test cutoff."""
+    rows = data.rows(cutoffs, data.bgnbd_at(data.split.test))
+    return data.design(rows, balanced_weights(rows) if balanced else None)
+
+
 def write_inputs(snap: Snapshots, config: DatasetConfig, folder: Path) -> Path:
     """What a measuring process needs, as `inputs.json`: the snapshots, `config` with every
-    default filled in, and the exact float matrices `training.fitting.fit_model` hands
-    LightGBM (as .npz), so the bare baseline trains on the same numbers without paying for
-    assembling them (the config leaves rows unweighted, as `fit_model` then does too).
+    default filled in, and every matrix the pipeline boosts on (as .npz): `fold{i}` (training
+    rows) and `fold{i}_held` (the fold's own cutoff) per backtest fold, `evaluated` and, when
+    the config refits, `refit`; `_x`, `_y` and, for weighted rows, `_w` each.
     Processes read these as they are: a source edit during a run (a new LightGBM default,
     a feature change) cannot give one approach other settings or input than another."""
-    horizon = config.churn.horizon_days
-    split = assemble(snap.frame(), catalog(feature_set(config)), horizon, config.model)
-    train, validation = split.design(split.train), split.design(split.validation)
+    settings = config.model
+    data = assemble(snap.frame(), catalog(feature_set(config)), config.churn.horizon_days, settings)
+    balanced = settings.imbalance == "balanced"
+    arrays: dict[str, np.ndarray] = {"categorical": np.asarray(data.categorical, dtype="int64")}
+    folds = []
+    for number, fold in enumerate(data.split.folds):
+        rows = fold_data(data, fold, balanced)
+        arrays |= _arrays(f"fold{number}", rows.train) | _arrays(f"fold{number}_held", rows.target)
+        folds.append({"cutoff": str(fold.cutoff), "train": len(rows.train.y)})
+    arrays |= _arrays("evaluated", _final(data, data.split.train, balanced))
+    if settings.refit:
+        arrays |= _arrays("refit", _final(data, data.split.refit, balanced))
     folder.mkdir(parents=True, exist_ok=True)
     matrices = folder / MATRICES_FILE
-    np.savez(
-        matrices,
-        x_train=train.x,
-        y_train=train.y,
-        x_validation=validation.x,
-        y_validation=validation.y,
-        categorical=np.asarray(split.categorical, dtype="int64"),
-    )
+    np.savez(matrices, allow_pickle=False, **arrays)
     inputs = {
         "snapshots": str(snap.path),
         "matrices": str(matrices),
+        "folds": len(folds),
+        "refit": settings.refit,
         "config": config.model_dump(mode="json"),
     }
     path = folder / INPUTS_FILE

@@ -5,6 +5,11 @@ against data whose answer is known: a few user archetypes with different habits,
 seasonality, signups spread over time, and churners whose activity decays before they leave
 (silently, or with an explicit `cancel` event). `truth` records what was planted.
 
+An optional `Drift` makes the log non-stationary, so drift detection and retraining can be
+tested against a known answer: the churn base rate can move linearly over the log's days,
+and later signups can be drawn from a different archetype and channel mix. Without a drift
+the log is exactly what it always was, byte for byte.
+
 Everything is drawn with numpy in whole-array steps (no loop over users or events), so
 100k users x 365 days (about 10M events) takes seconds, and one seed always gives the same
 bytes.
@@ -13,8 +18,10 @@ bytes.
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +88,110 @@ ARCH_CHURN_WEIGHT = np.array([a.churn_weight for a in ARCHETYPES])
 ARCH_PLAN_MIX = np.array([a.plan_mix for a in ARCHETYPES])
 
 
+DRIFT_FILE = "drift.json"
+DRIFT_COLUMNS = ("churn_multiplier", "mix_weight")  # truth columns a drifting log adds
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the log changes over its days; every default leaves that part unchanged.
+
+    Churn: a multiplier m(t) on the churn hazard moves linearly from `churn_start` on the
+    log's first day to `churn_end` at its end. A user's odds of being picked as a churner
+    are multiplied by the mean of m over their active span (from signup, or the log's start,
+    to its end), and a churner's leave time has density proportional to m(t) on that span,
+    so the share of active users who churn within a fixed horizon rises (or falls) with m.
+    `cancel_share` and `fade_share` are the shares at m = 1: they scale with the users'
+    mean multiplier.
+
+    Mix: a user who signs up a fraction w of the way through the log (w = 0 for signups
+    before it) draws their archetype, and hence plan, from (1 - w) x the base shares +
+    w x `late_archetype_share`, and their channel likewise from `late_channel_share`.
+    Shares are in the order of ARCHETYPES and CHANNELS; None keeps the base shares.
+    """
+
+    churn_start: float = 1.0
+    churn_end: float = 1.0
+    late_archetype_share: tuple[float, ...] | None = None
+    late_channel_share: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        rates = (self.churn_start, self.churn_end)
+        if not all(np.isfinite(rates)) or min(rates) <= 0:
+            raise ValueError(f"churn multipliers must be finite and > 0, got {rates}")
+        for name, share, size in (
+            ("late_archetype_share", self.late_archetype_share, len(ARCHETYPES)),
+            ("late_channel_share", self.late_channel_share, len(CHANNELS)),
+        ):
+            if share is None:
+                continue
+            if len(share) != size or min(share) < 0 or abs(sum(share) - 1) > 1e-9:
+                raise ValueError(f"{name} needs {size} shares >= 0 summing to 1, got {share}")
+
+    @property
+    def churn_slope(self) -> float:
+        """Change of the churn multiplier per unit of `fraction` of the log."""
+        return self.churn_end - self.churn_start
+
+    def churn_multiplier(self, fraction: Floats) -> Floats:
+        """m at `fraction` (0 = start, 1 = end) of the log."""
+        return self.churn_start + self.churn_slope * fraction
+
+    def to_json(self) -> str:
+        """The drift as JSON, shares keyed by archetype and channel name."""
+        data: dict[str, Any] = {"churn_start": self.churn_start, "churn_end": self.churn_end}
+        for field, labels in _SHARE_LABELS.items():
+            share = getattr(self, field)
+            data[field] = None if share is None else dict(zip(labels, share, strict=True))
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Drift:
+        """What `to_json` wrote; ValueError for anything else."""
+        try:
+            data = json.loads(text)
+            shares = {
+                field: _shares(data.pop(field), labels) for field, labels in _SHARE_LABELS.items()
+            }
+            churn_start, churn_end = float(data.pop("churn_start")), float(data.pop("churn_end"))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"not a drift description: {error!r}") from None
+        if data:
+            raise ValueError(f"unknown drift fields {sorted(data)}")
+        return cls(
+            churn_start,
+            churn_end,
+            late_archetype_share=shares["late_archetype_share"],
+            late_channel_share=shares["late_channel_share"],
+        )
+
+
+_SHARE_LABELS = {
+    "late_archetype_share": tuple(a.name for a in ARCHETYPES),
+    "late_channel_share": CHANNELS,
+}
+
+
+def _shares(named: dict[str, float] | None, labels: tuple[str, ...]) -> tuple[float, ...] | None:
+    if named is None:
+        return None
+    if set(named) != set(labels):
+        raise ValueError(f"shares need exactly {labels}, got {sorted(named)}")
+    return tuple(float(named[label]) for label in labels)
+
+
+# Named drifts for `winback generate --drift`. In `churn-rise` the churn multiplier goes
+# 0.625 -> 1.625, so its mean over the last quarter of the log (1.5) is twice that over the
+# first (0.75), while later signups shift toward casual and bargain users (who churn more)
+# and the paid channel. `mix-shift` is the same mix shift with the churn multiplier at 1.
+LATE_ARCHETYPE_SHARE = (0.01, 0.09, 0.50, 0.40)
+LATE_CHANNEL_SHARE = (0.30, 0.50, 0.12, 0.08)
+DRIFT_PRESETS: dict[str, Drift] = {
+    "churn-rise": Drift(0.625, 1.625, LATE_ARCHETYPE_SHARE, LATE_CHANNEL_SHARE),
+    "mix-shift": Drift(1.0, 1.0, LATE_ARCHETYPE_SHARE, LATE_CHANNEL_SHARE),
+}
+
+
 # The log is written in canonical column names, so a config maps each name to itself.
 EVENT_COLUMNS: dict[str, str] = {name: name for name in EVENTS.names}
 
@@ -95,6 +206,7 @@ class SyntheticSpec:
     start: datetime.date = datetime.date(2025, 1, 1)
     cancel_share: float = 0.15  # share of users who leave with an explicit `cancel` event
     fade_share: float = 0.35  # share of users who just fade out (decay then silence)
+    drift: Drift | None = None  # None: the same stationary log as always
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.days < 1:
@@ -106,11 +218,13 @@ class SyntheticSpec:
 
 @dataclass(frozen=True)
 class SyntheticLog:
-    """The generated tables: `events` and `users` as a source would give them, `truth` planted."""
+    """The generated tables: `events` and `users` as a source would give them, `truth` planted
+    (with DRIFT_COLUMNS when the log drifts), and the drift itself if there was one."""
 
     events: pd.DataFrame
     users: pd.DataFrame
     truth: pd.DataFrame
+    drift: Drift | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +241,8 @@ class _Users:
     leave: Ints  # leave time for churners, end of the period otherwise
     decay_start: Floats  # +inf for users who stay
     decay_tau: Floats  # e-folding time of the decay, seconds
+    churn_multiplier: Floats  # factor on the churn odds: mean drift multiplier while active
+    mix_weight: Floats  # w of the drift's mix interpolation: 0 before the log, 1 at its end
 
 
 @dataclass(frozen=True)
@@ -152,63 +268,120 @@ def generate(spec: SyntheticSpec) -> SyntheticLog:
 
 
 def write(log: SyntheticLog, out_dir: Path) -> dict[str, Path]:
-    """Write the three tables as Parquet under `out_dir`, so benchmarks can load them as files."""
+    """Write the three tables as Parquet under `out_dir`, so benchmarks can load them as files,
+    and the drift, if any, as DRIFT_FILE beside them.
+
+    A log without a drift removes a DRIFT_FILE left in `out_dir` by an earlier log, unless its
+    truth still has the drift columns: then it is that log read back and rewritten in place
+    (e.g. by `simulate-campaign`), and the file still describes it.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for name, frame in (("events", log.events), ("users", log.users), ("truth", log.truth)):
         path = out_dir / f"{name}.parquet"
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
         paths[name] = path
+    drift_path = out_dir / DRIFT_FILE
+    if log.drift is not None:
+        drift_path.write_text(log.drift.to_json())
+        paths["drift"] = drift_path
+    elif not set(DRIFT_COLUMNS) <= set(log.truth.columns):
+        drift_path.unlink(missing_ok=True)
     return paths
 
 
 def read(folder: Path) -> SyntheticLog:
-    """The three tables `write` wrote, e.g. to plant a campaign into a generated log."""
+    """What `write` wrote, e.g. to plant a campaign into a generated log."""
     frames = {}
     for name in ("events", "users", "truth"):
         path = folder / f"{name}.parquet"
         if not path.is_file():
             raise InputError(f"{path}: not found (`winback generate --out {folder}` writes it)")
         frames[name] = pd.read_parquet(path)
-    return SyntheticLog(**frames)
+    drift_path = folder / DRIFT_FILE
+    drift = None
+    if drift_path.is_file():
+        try:
+            drift = Drift.from_json(drift_path.read_text())
+        except ValueError as error:
+            raise InputError(f"{drift_path}: {error}") from None
+    return SyntheticLog(**frames, drift=drift)
 
 
 def _pick(rng: np.random.Generator, probabilities: Floats, rows: Ints) -> Ints:
     """One category per row, drawn from the distribution in `probabilities[rows[i]]`."""
+    return _choose(rng.random(rows.size), probabilities, rows)
+
+
+def _choose(u: Floats, probabilities: Floats, rows: Ints) -> Ints:
+    """`_pick` with the uniforms `u` already drawn."""
     cumulative = np.cumsum(probabilities, axis=1) / probabilities.sum(axis=1, keepdims=True)
-    u = rng.random(rows.size)
     choice = np.zeros(rows.size, dtype=np.int64)
     for bound in cumulative[:, :-1].T:  # a loop over categories, not rows
         choice += u >= bound[rows]
     return choice
 
 
+def _mixed(base: Floats, late: tuple[float, ...] | None, weight: Floats) -> tuple[Floats, Ints]:
+    """Per-user category shares (base -> late as `weight` goes 0 -> 1) and rows for `_choose`."""
+    if late is None:
+        return base[None], np.zeros(weight.size, dtype=np.int64)
+    shares = (1 - weight)[:, None] * base[None] + weight[:, None] * np.array(late)[None]
+    return shares, np.arange(weight.size)
+
+
+def _leave_times(u: Floats, active_from: Ints, end: int, drift: Drift | None) -> Ints:
+    """Leave times on [active_from, end), uniform, or with density m(t) under a drift."""
+    if drift is None or drift.churn_slope == 0:
+        return active_from + (u * (end - active_from)).astype(np.int64)
+    # M(t) = integral of m = m0 t + k t^2 / 2; invert it at M(lo) + u (M(end) - M(lo)).
+    m0, k = drift.churn_start, drift.churn_slope / end
+    lo = active_from.astype(np.float64)
+    cumulative_lo = m0 * lo + k * lo**2 / 2
+    target = cumulative_lo + u * (m0 * end + k * end**2 / 2 - cumulative_lo)
+    t = 2 * target / (m0 + np.sqrt(np.maximum(m0**2 + 2 * k * target, 0.0)))
+    return np.clip(np.floor(t).astype(np.int64), active_from, end - 1)
+
+
 def _draw_users(spec: SyntheticSpec, rng: np.random.Generator) -> _Users:
-    n, end = spec.users, spec.days * DAY
-    everyone = np.zeros(n, dtype=np.int64)
-    archetype = _pick(rng, ARCH_SHARE[None], everyone)
-    plan = _pick(rng, ARCH_PLAN_MIX, archetype)
-    channel = _pick(rng, np.array([CHANNEL_SHARE]), everyone)
-    region = _pick(rng, np.array([REGION_SHARE]), everyone)
+    n, end, drift = spec.users, spec.days * DAY, spec.drift
+    # The uniforms behind the categories come first, as they always have (so a log without a
+    # drift keeps its bytes); under a drift the shares they are read against depend on the
+    # signup date drawn after them.
+    u_archetype, u_plan, u_channel, u_region = (rng.random(n) for _ in range(4))
     signup = np.where(
         rng.random(n) < PRE_START_SHARE,
         rng.integers(-365 * DAY, 0, size=n),
         rng.integers(0, end, size=n),
     )
+    mix_weight = np.clip(signup / end, 0.0, 1.0)
+    late_archetype = None if drift is None else drift.late_archetype_share
+    late_channel = None if drift is None else drift.late_channel_share
+    archetype = _choose(u_archetype, *_mixed(ARCH_SHARE, late_archetype, mix_weight))
+    plan = _choose(u_plan, ARCH_PLAN_MIX, archetype)
+    channel = _choose(u_channel, *_mixed(np.array(CHANNEL_SHARE), late_channel, mix_weight))
+    region = _choose(u_region, np.array([REGION_SHARE]), np.zeros(n, dtype=np.int64))
     rate = ARCH_SESSIONS_PER_DAY[archetype] * rng.lognormal(0.0, RATE_NOISE_SIGMA, size=n)
 
     # Weighted sampling without replacement (exponential keys): exact counts, skewed odds.
+    # Under a drift the odds also scale with m averaged over the active span [from, end),
+    # which for a linear m is m at the span's midpoint, and so do the counts.
+    active_from = np.maximum(signup, 0)
     weight = ARCH_CHURN_WEIGHT[archetype] * np.array(PLAN_CHURN_WEIGHT)[plan]
-    n_cancel = round(spec.cancel_share * n)
-    n_fade = min(round(spec.fade_share * n), n - n_cancel)
+    multiplier = np.ones(n)
+    if drift is not None:
+        multiplier = drift.churn_multiplier((active_from + end) / (2 * end))
+        weight = weight * multiplier
+    scale = float(multiplier.mean()) if drift is not None else 1
+    n_cancel = min(round(spec.cancel_share * n * scale), n)
+    n_fade = min(round(spec.fade_share * n * scale), n - n_cancel)
     by_risk = np.argsort(rng.exponential(size=n) / weight, kind="stable")
     churners = rng.permutation(by_risk[: n_cancel + n_fade])
     kind = np.full(n, NONE, dtype=np.int64)
     kind[churners[:n_cancel]] = CANCEL
     kind[churners[n_cancel:]] = FADE
 
-    active_from = np.maximum(signup, 0)
-    leave_draw = active_from + (rng.random(n) * (end - active_from)).astype(np.int64)
+    leave_draw = _leave_times(rng.random(n), active_from, end, drift)
     leave = np.where(kind == NONE, end, leave_draw)
     decay_len = rng.uniform(*DECAY_DAYS, size=n) * DAY
     decay_start = np.where(kind == NONE, np.inf, leave - decay_len)
@@ -223,6 +396,8 @@ def _draw_users(spec: SyntheticSpec, rng: np.random.Generator) -> _Users:
         leave=leave,
         decay_start=decay_start,
         decay_tau=decay_len / DECAY_FOLDS,
+        churn_multiplier=multiplier,
+        mix_weight=mix_weight,
     )
 
 
@@ -370,16 +545,18 @@ def _assemble(spec: SyntheticSpec, users: _Users, events: _Events) -> SyntheticL
     churn_seconds = np.where(
         users.kind == CANCEL, users.leave, np.where(last >= 0, last, users.signup)
     )
-    truth_table = pa.table(
-        {
-            "user_id": user_ids,
-            "archetype": labels(tuple(a.name for a in ARCHETYPES), users.archetype),
-            "churn_kind": labels(CHURN_KINDS, users.kind),
-            "churn_ts": pa.array(stamp(churn_seconds), mask=users.kind == NONE),
-        }
-    )
+    truth_columns = {
+        "user_id": user_ids,
+        "archetype": labels(tuple(a.name for a in ARCHETYPES), users.archetype),
+        "churn_kind": labels(CHURN_KINDS, users.kind),
+        "churn_ts": pa.array(stamp(churn_seconds), mask=users.kind == NONE),
+    }
+    if spec.drift is not None:
+        truth_columns["churn_multiplier"] = pa.array(users.churn_multiplier)
+        truth_columns["mix_weight"] = pa.array(users.mix_weight)
     return SyntheticLog(
         events=event_table.to_pandas(),
         users=user_table.to_pandas(),
-        truth=truth_table.to_pandas(),
+        truth=pa.table(truth_columns).to_pandas(),
+        drift=spec.drift,
     )

@@ -234,6 +234,8 @@ def model_info(serving: Serving, aliases: list[str]) -> Result:
         "train_cutoffs": [str(day) for day in meta.train_cutoffs],
         "validation_cutoffs": [str(day) for day in meta.validation_cutoffs],
         "test_cutoff": str(meta.test_cutoff),
+        "refit": meta.refit,  # fitted on the test cutoff too; `metrics` are the evaluated fit's
+        "family": meta.family,
         "horizon_days": meta.horizon_days,
         "metrics": meta.metrics,
         "features": [

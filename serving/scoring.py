@@ -59,14 +59,13 @@ def encoded(model: ChurnModel, rows: Columns) -> tuple[dict[str, np.ndarray], np
 
 def probabilities(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
     """`ChurnModel.predict_proba` on an encoded matrix."""
-    margin = model.booster.predict(matrix, raw_score=True, num_threads=threads(len(matrix)))
-    return model.metadata.calibration.apply(np.asarray(margin, dtype="float64"))
+    margin = model.raw_margin(matrix, num_threads=threads(len(matrix)))
+    return model.metadata.calibration.apply(margin)
 
 
 def contributions(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
     """`ChurnModel.contributions` on an encoded matrix."""
-    found = model.booster.predict(matrix, pred_contrib=True, num_threads=threads(len(matrix)))
-    return np.asarray(found, dtype="float64")
+    return model.raw_contributions(matrix, num_threads=threads(len(matrix)))
 
 
 def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:

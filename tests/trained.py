@@ -47,5 +47,12 @@ def config_data(data: Path, workdir: Path, **model: Any) -> dict[str, Any]:
         },
         "cutoffs": {"start": "2025-03-01", "end": "2025-07-29", "step_days": 30},
         # 1,000 users: small-log booster settings, like configs/cdnow.yaml
-        "model": {"name": "synthetic-churn", "lightgbm": SMALL_LOG_BOOSTER, **model},
+        # one setting (no search) and fewer resamples: the search has tests of its own
+        "model": {
+            "name": "synthetic-churn",
+            "lightgbm": SMALL_LOG_BOOSTER,
+            "search": {"trials": 1},
+            "bootstrap_rounds": 200,
+            **model,
+        },
     }

@@ -14,6 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from artifact.model import LinearTerm
+
 Floats = npt.NDArray[np.float64]
 
 RECENCY_RULE = "recency_rule"
@@ -37,6 +39,25 @@ def fit_rfm_logreg(frame: pd.DataFrame, y: Floats) -> Pipeline:
         LogisticRegression(),
     )
     return pipeline.fit(frame[rfm_columns(frame.columns)], y)
+
+
+def rfm_logreg_margin(pipeline: Pipeline, frame: pd.DataFrame) -> Floats:
+    """The log odds: what the model families blend and calibrate."""
+    columns = rfm_columns(frame.columns)
+    return np.asarray(pipeline.decision_function(frame[columns]), dtype="float64")
+
+
+def linear_term(pipeline: Pipeline) -> LinearTerm:
+    """The fitted regression as numbers, so a registered model carries it without a pickle."""
+    scaler: StandardScaler = pipeline.named_steps["standardscaler"]
+    regression: LogisticRegression = pipeline.named_steps["logisticregression"]
+    return LinearTerm(
+        features=[str(name) for name in scaler.feature_names_in_],
+        mean=scaler.mean_.tolist(),
+        scale=scaler.scale_.tolist(),
+        coef=regression.coef_[0].tolist(),
+        intercept=float(regression.intercept_[0]),
+    )
 
 
 def rfm_logreg_scores(pipeline: Pipeline, frame: pd.DataFrame) -> Floats:

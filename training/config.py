@@ -30,20 +30,49 @@ class LightGBMConfig(Strict):
     )
 
 
+class BacktestConfig(Strict):
+    """Rolling-origin backtest: each fold's cutoff is predicted by a model trained only on
+    cutoffs whose label windows end by it; the pooled predictions choose and calibrate."""
+
+    folds: PositiveInt = Field(4, description="Latest cutoffs before the test one to backtest")
+    min_rows: PositiveInt = Field(
+        200, description="Fewest labelled users a fold or the test cutoff needs to count"
+    )
+    min_each_class: PositiveInt = Field(
+        20, description="Fewest churned and fewest retained users a fold or the test needs"
+    )
+
+
+class SearchConfig(Strict):
+    """The booster settings tried on the backtest (Optuna's TPE, trial 0 = `lightgbm`)."""
+
+    trials: Annotated[int, Field(ge=1)] = Field(
+        8, description="Settings tried, the configured ones first; 1 = only those"
+    )
+
+
+Family = Literal["lightgbm", "rfm_logreg", "blend"]
+
+
 class PromotionConfig(Strict):
+    """Every check must pass for a new model to become champion (both re-scored on the same
+    test snapshot); the decision lists each one."""
+
     min_auc_gain: Annotated[float, Field(ge=0)] = Field(
         0.0,
-        description="A new model becomes champion only if its test ROC AUC exceeds the "
-        "champion's (re-scored on the same snapshot) by more than this",
+        description="Test ROC AUC must exceed the champion's by more than this",
+    )
+    max_log_loss_increase: Annotated[float, Field(ge=0)] = Field(
+        0.01, description="Test log loss may be worse than the champion's by at most this"
+    )
+    max_ece: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.05, description="Test expected calibration error must be at most this"
     )
 
 
 class ModelConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     seed: int = 42
-    validation_cutoffs: PositiveInt = Field(
-        1, description="Latest labelable cutoffs before the test cutoff used for validation"
-    )
     imbalance: Literal["none", "balanced"] = Field(
         "none",
         description="none: unweighted rows, so probabilities stay honest; balanced: both "
@@ -53,12 +82,27 @@ class ModelConfig(Strict):
         ("isotonic", "sigmoid"),
         min_length=1,
         description="Candidates; the one with the lower cross-validated log loss on the "
-        "validation snapshot wins",
+        "backtest's pooled predictions wins",
     )
     probability_alive: bool = Field(
         False,
         description="Add BG/NBD features (probability alive, probability of no event in the "
-        "horizon) fitted on the last training cutoff; suits purchase logs",
+        "horizon), fitted on the features at the cutoff each model predicts; suits purchase logs",
     )
+    candidates: tuple[Family, ...] = Field(
+        ("lightgbm", "rfm_logreg", "blend"),
+        min_length=1,
+        description="Model families that compete on the backtest's pooled log loss",
+    )
+    refit: bool = Field(
+        True,
+        description="Register a refit on every labelled cutoff (test included) with the chosen "
+        "settings; false: register the fit evaluated on the test cutoff",
+    )
+    bootstrap_rounds: PositiveInt = Field(
+        1000, description="Resamples behind every test metric's 95% interval"
+    )
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)

@@ -1,7 +1,8 @@
-"""LightGBM through its native API: early stopping on validation, categoricals by index.
+"""LightGBM through its native API: categoricals by index, deterministic for a seed.
 
-`fit` is the whole training step on ready arrays, so a benchmark can time it against a bare
-`lgb.train` call with the same parameters.
+`fit` boosts a backtest fold with early stopping on its held-out cutoff; `fit_rounds` boosts
+a final model for the rounds the backtest chose. Both take ready arrays, so a benchmark can
+time them against bare `lgb.train` calls with the same parameters.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ class Design:
 
 @dataclass(frozen=True)
 class Fitted:
-    booster: lgb.Booster  # holds only the iterations up to the best one
-    best_iteration: int
-    validation_loss: list[float]  # binary log loss per iteration, for the run's history
+    booster: lgb.Booster  # every iteration boosted, so it predicts at any round up to the end
+    best_iteration: int  # the round with the lowest log loss on the held-out rows
+    validation_loss: list[float]  # binary log loss per iteration on the held-out rows
 
 
 def params(config: LightGBMConfig, seed: int) -> dict[str, Any]:
@@ -55,16 +56,10 @@ def params(config: LightGBMConfig, seed: int) -> dict[str, Any]:
     }
 
 
-def fit(
-    train: Design,
-    validation: Design,
-    feature_names: Sequence[str],
-    categorical: Sequence[int],
-    config: LightGBMConfig,
-    seed: int,
-) -> Fitted:
-    """Boost until validation log loss has not improved for `early_stopping_rounds`."""
-    train_set = lgb.Dataset(
+def _dataset(
+    train: Design, feature_names: Sequence[str], categorical: Sequence[int]
+) -> lgb.Dataset:
+    return lgb.Dataset(
         train.x,
         train.y,
         weight=train.weight,
@@ -72,22 +67,47 @@ def fit(
         categorical_feature=list(categorical),
         free_raw_data=False,
     )
-    valid_set = lgb.Dataset(
-        validation.x, validation.y, weight=validation.weight, reference=train_set
-    )
+
+
+def fit(
+    train: Design,
+    held_out: Design,
+    feature_names: Sequence[str],
+    categorical: Sequence[int],
+    config: LightGBMConfig,
+    seed: int,
+) -> Fitted:
+    """Boost until log loss on `held_out` has not improved for `early_stopping_rounds`; the
+    booster keeps every round, so pooled curves can choose the rounds across folds."""
+    train_set = _dataset(train, feature_names, categorical)
+    held_out_set = lgb.Dataset(held_out.x, held_out.y, weight=held_out.weight, reference=train_set)
     history: dict[str, Any] = {}
     booster = lgb.train(
         params(config, seed),
         train_set,
         num_boost_round=config.max_rounds,
-        valid_sets=[valid_set],
-        valid_names=["validation"],
+        valid_sets=[held_out_set],
+        valid_names=["held_out"],
+        keep_training_booster=True,  # else LightGBM trims the model to its own best round
         callbacks=[
             lgb.early_stopping(config.early_stopping_rounds, verbose=False),
             lgb.record_evaluation(history),
         ],
     )
     best = booster.best_iteration or booster.current_iteration()
-    trimmed = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    losses = [float(value) for value in history["validation"]["binary_logloss"]]
-    return Fitted(booster=trimmed, best_iteration=best, validation_loss=losses)
+    losses = [float(value) for value in history["held_out"]["binary_logloss"]]
+    return Fitted(booster=booster, best_iteration=best, validation_loss=losses)
+
+
+def fit_rounds(
+    train: Design,
+    feature_names: Sequence[str],
+    categorical: Sequence[int],
+    config: LightGBMConfig,
+    seed: int,
+    rounds: int,
+) -> lgb.Booster:
+    """Exactly `rounds` rounds, no held-out rows: the backtest already chose how many."""
+    return lgb.train(
+        params(config, seed), _dataset(train, feature_names, categorical), num_boost_round=rounds
+    )

@@ -1,5 +1,6 @@
-"""`winback train` end to end: snapshots -> split -> booster -> calibration -> evaluation
--> MLflow run -> registered version and aliases. Each step lives in its own module."""
+"""`winback train` end to end: snapshots -> split -> backtest (settings, rounds, family,
+calibration) -> evaluated fit -> test evaluation with intervals -> refit -> MLflow run ->
+registered version and aliases. Each step lives in its own module."""
 
 from __future__ import annotations
 
@@ -28,12 +29,11 @@ from features.engine import Engine
 from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
-from training import baselines, dataset, lgbm, pyfunc_model, tracking
-from training.calibration import CalibrationChoice
+from training import baselines, dataset, pyfunc_model, tracking
 from training.dataset import TrainingData, labels
 from training.evaluation import Evaluation, draw, evaluate_all
 from training.fitting import FittedModel, fit_model
-from training.registry import Decision, decide
+from training.registry import Decision, Snapshot, decide
 
 Progress = Callable[[str], None]
 REFERENCE_QUANTILES = 1001
@@ -48,53 +48,82 @@ class TrainingResult:
     model_name: str
     version: str
     data: TrainingData
-    best_iteration: int
-    calibration: CalibrationChoice
+    fitted: FittedModel
     evaluation: Evaluation
     decision: Decision
     tracking_uri: str
     artifact_uri: str
 
 
-def _with_results(model: ChurnModel, evaluation: Evaluation) -> ChurnModel:
-    """The metadata gains the test snapshot's score distribution and every test metric."""
+def _with_results(model: ChurnModel, evaluation: Evaluation, test: pd.DataFrame) -> ChurnModel:
+    """The metadata gains the model's own score distribution on the test snapshot (for risk
+    percentiles) and every test metric of the evaluated fit."""
     levels = np.linspace(0.0, 1.0, REFERENCE_QUANTILES)
-    reference = np.quantile(evaluation.test_probability, levels).round(6).tolist()
+    reference = np.quantile(model.predict_proba(test), levels).round(6).tolist()
     metadata = model.metadata.model_copy(
         update={"reference_scores": reference, "metrics": evaluation.test}
     )
     return ChurnModel(model.booster, metadata)
 
 
-def _params(config: DatasetConfig, data: TrainingData, choice: CalibrationChoice) -> dict[str, str]:
-    split = data.split
+def _params(config: DatasetConfig, data: TrainingData, fitted: FittedModel) -> dict[str, str]:
+    split, backtest = data.split, fitted.backtest
     flat = pd.json_normalize(config.model.model_dump(mode="json"), sep=".").iloc[0].to_dict()
+    chosen = backtest.search.best.settings.model_dump(mode="json")
     return {
         **{f"model.{key}": str(value) for key, value in flat.items()},
+        **{f"chosen.lightgbm.{key}": str(value) for key, value in chosen.items()},
+        "chosen.rounds": str(fitted.rounds),
+        "chosen.family": backtest.winner.name,
         "churn.mode": config.churn.mode,
         "churn.horizon_days": str(config.churn.horizon_days),
         "split.train_cutoffs": ",".join(str(c) for c in split.train),
-        "split.validation_cutoffs": ",".join(str(c) for c in split.validation),
+        "split.backtest_cutoffs": ",".join(str(c) for c in backtest.cutoffs),
         "split.test_cutoff": str(split.test),
+        "split.refit_cutoffs": ",".join(str(c) for c in fitted.registered.metadata.train_cutoffs),
         "data.rows_train": str(len(data.train)),
-        "data.rows_validation": str(len(data.validation)),
+        "data.rows_backtest": str(sum(backtest.sizes)),
         "data.rows_test": str(len(data.test)),
         "data.features": str(len(data.features)),
-        "calibration.method": choice.chosen.method,
+        "calibration.method": fitted.calibration.chosen.method,
+        "registered_fit": "refit" if fitted.registered.metadata.refit else "evaluated",
     }
 
 
-def _metrics(
-    evaluation: Evaluation, fitted: lgbm.Fitted, choice: CalibrationChoice
-) -> dict[str, float]:
-    values: dict[str, float] = {"model/best_iteration": float(fitted.best_iteration)}
+def _metrics(evaluation: Evaluation, fitted: FittedModel) -> dict[str, float]:
+    """Test metrics under their usual names, each interval beside them, the paired
+    differences, the backtest's candidates and the chosen calibration's losses."""
+    values: dict[str, float] = {"model/best_iteration": float(fitted.rounds)}
     for scorer, metrics in evaluation.test.items():
         values |= {f"{scorer}/test_{k}": v for k, v in metrics.items() if v is not None}
-    values |= {
-        f"model/validation_{k}": v for k, v in evaluation.validation.items() if v is not None
-    }
-    values |= {f"calibration/cv_log_loss_{m}": v for m, v in choice.cv_log_loss.items()}
+    for scorer, intervals in evaluation.intervals.items():
+        for name, interval in intervals.items():
+            values |= {
+                f"{scorer}/test_{name}_low": interval.low,
+                f"{scorer}/test_{name}_high": interval.high,
+            }
+    for baseline, paired in evaluation.paired.items():
+        for name, interval in paired.items():
+            prefix = f"model_minus_{baseline}/test_{name}"
+            values |= {prefix: interval.estimate, f"{prefix}_low": interval.low}
+            values |= {f"{prefix}_high": interval.high}
+    backtest = fitted.backtest
+    values |= {"backtest/pooled_log_loss": backtest.winner.log_loss}
+    for candidate in backtest.candidates:
+        values |= {f"candidate/{candidate.name.replace(' ', '_')}/log_loss": candidate.log_loss}
+    chosen = fitted.calibration.cv_log_loss
+    values |= {f"calibration/cv_log_loss_{m}": v for m, v in chosen.items()}
     return values
+
+
+def _fold_metrics(evaluation: Evaluation) -> list[Metric]:
+    """Per backtest fold, as steps of one metric each (MLflow draws them as a curve)."""
+    return [
+        Metric(f"backtest/{name}", value, 0, step)
+        for step, (_cutoff, metrics) in enumerate(evaluation.folds)
+        for name, value in metrics.items()
+        if value is not None
+    ]
 
 
 def _pip_requirements() -> list[str]:
@@ -147,21 +176,66 @@ def _log_run(
     store: TrackingStore,
     run_id: str,
 ) -> None:
-    """Params, metrics (with the validation curve), config, data fingerprint and plots."""
-    mlflow.log_params(_params(config, data, fitted.calibration))
-    mlflow.log_metrics(_metrics(evaluation, fitted.boosting, fitted.calibration))
+    """Params, metrics (with intervals, folds and the pooled curve), config, data fingerprint,
+    the backtest's trials and candidates, and plots."""
+    mlflow.log_params(_params(config, data, fitted))
+    mlflow.log_metrics(_metrics(evaluation, fitted))
     curve = [
-        Metric("model/validation_curve_log_loss", loss, 0, step)
-        for step, loss in enumerate(fitted.boosting.validation_loss, start=1)
+        Metric("backtest/pooled_log_loss_curve", loss, 0, step)
+        for step, loss in enumerate(fitted.backtest.search.best.curve, start=1)
     ]
-    store.client().log_batch(run_id, metrics=curve)
+    store.client().log_batch(run_id, metrics=curve + _fold_metrics(evaluation))
     fingerprint = dataset.fingerprint(data)
     commit = tracking.git_commit(Path(__file__).parent)
-    mlflow.set_tags({"git_commit": commit or "unknown", "data_sha256": fingerprint["sha256"]})
+    mlflow.set_tags(
+        {
+            "git_commit": commit or "unknown",
+            "data_sha256": fingerprint["sha256"],
+            "backtest_winner": backtest_reason(fitted),
+        }
+    )
     mlflow.log_dict(config.model_dump(mode="json"), "config.yaml")
     mlflow.log_dict(fingerprint, "data_fingerprint.json")
+    mlflow.log_dict(backtest_record(fitted, evaluation), "backtest.json")
     for path in plots:
         mlflow.log_artifact(str(path), "plots")
+
+
+def backtest_reason(fitted: FittedModel) -> str:
+    """Why the registered family won, in one line a person reads."""
+    ranked = fitted.backtest.candidates
+    others = ", ".join(f"{c.name} {c.log_loss:.5f}" for c in ranked[1:])
+    return f"{ranked[0].name}: lowest pooled backtest log loss {ranked[0].log_loss:.5f}" + (
+        f" (then {others})" if others else ""
+    )
+
+
+def backtest_record(fitted: FittedModel, evaluation: Evaluation) -> dict[str, object]:
+    backtest = fitted.backtest
+    return {
+        "folds": [
+            {"cutoff": str(cutoff), "rows": size, **metrics}
+            for (cutoff, metrics), size in zip(evaluation.folds, backtest.sizes, strict=True)
+        ],
+        "trials": [
+            {
+                **trial.settings.model_dump(mode="json"),
+                "rounds": trial.rounds,
+                "pooled_log_loss": trial.log_loss,
+                "pruned": trial.pruned,
+            }
+            for trial in backtest.search.tried
+        ],
+        "candidates": [
+            {
+                "name": c.name,
+                "log_loss": c.log_loss,
+                "calibration": c.calibration.chosen.method,
+                "cv_log_loss": c.calibration.cv_log_loss,
+            }
+            for c in backtest.candidates
+        ],
+    }
 
 
 def _silent(_message: str) -> None:
@@ -225,16 +299,17 @@ def _steps(
     features = catalog(feature_set(config))
     data = dataset.assemble(snapshot, features, config.churn.horizon_days, config.model)
 
-    say(
-        f"[2/{STEPS}] training LightGBM on {len(data.train):,} rows, "
-        f"validating on {len(data.validation):,}"
-    )
-    fitted = fit_model(config, data)
+    say(f"[2/{STEPS}] backtest on {len(data.split.folds)} folds")
+    fitted = fit_model(config, data, lambda message: say(f"[2/{STEPS}] {message}"))
 
+    test = data.test
     say(f"[3/{STEPS}] fitting baselines and scoring the test snapshot ({data.split.test})")
     rfm = baselines.fit_rfm_logreg(data.train, labels(data.train))
-    evaluation = evaluate_all(data, fitted.model, rfm)
-    model = _with_results(fitted.model, evaluation)
+    settings = config.model
+    evaluation = evaluate_all(
+        data, fitted.model, rfm, fitted.backtest, settings.bootstrap_rounds, settings.seed
+    )
+    model = _with_results(fitted.registered, evaluation, test)
 
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -242,28 +317,26 @@ def _steps(
     ):
         folder = Path(scratch)
         say(f"[4/{STEPS}] drawing plots")
-        plots = draw(data, model, evaluation, folder / "plots", config.model.seed)
+        plots = draw(data, fitted.model, evaluation, folder / "plots", settings.seed)
 
         say(f"[5/{STEPS}] logging run {run.info.run_id}")
         _log_run(config, data, fitted, evaluation, plots, store, run.info.run_id)
 
-        say(f"[6/{STEPS}] logging and registering the model as {config.model.name}")
+        say(f"[6/{STEPS}] logging and registering the model as {settings.name}")
         version = str(_log_model(model, data, folder).registered_model_version)
 
-        say(f"[7/{STEPS}] comparing with the champion on {data.split.test}")
-        y = labels(data.test)
-        margin = config.model.promotion.min_auc_gain
-        auc = evaluation.test_auc
-        decision = decide(store, config.model.name, version, auc, data.test, y, margin)
+        say(f"[7/{STEPS}] checking against the champion on {data.split.test}")
+        challenger = evaluation.test["model"]
+        judged = Snapshot(data.split.test, test, labels(test))
+        decision = decide(store, settings.name, version, challenger, judged, settings.promotion)
         mlflow.set_tags({"champion_decision": decision.reason, "promoted": str(decision.promoted)})
     return TrainingResult(
         run_id=run.info.run_id,
         experiment_id=experiment,
-        model_name=config.model.name,
+        model_name=settings.name,
         version=version,
         data=data,
-        best_iteration=fitted.boosting.best_iteration,
-        calibration=fitted.calibration,
+        fitted=fitted,
         evaluation=evaluation,
         decision=decision,
         tracking_uri=store.uri,

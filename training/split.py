@@ -1,12 +1,12 @@
-"""Which cutoffs train, validate and test a model, so that no label peeks past the test date.
+"""Which cutoffs each model is fitted on, so that no label peeks past the cutoff it predicts.
 
-A label at cutoff T looks at [T, T + horizon). Validation and training labels must be fully
-known by the test cutoff: the model is then judged as it would have been on the test date,
-with nothing from after that date in its fitting. Training uses every cutoff before the first
-validation one, including those whose label windows run into the validation period: the
-most recent labels are the ones closest to the test snapshot. On a CDNOW backtest (validate
-1997-09-29, test 1997-12-28) adding those cutoffs cut ECE from 0.034 to 0.029 and raised ROC
-AUC from 0.6954 to 0.6967, against holding training windows back to the validation cutoff.
+A label at cutoff C looks at [C, C + horizon): it is known only from C + horizon on. A model
+that predicts cutoff F may therefore be fitted only on cutoffs whose label window ends by F
+(C + horizon <= F). The test cutoff is the last labelled one. The backtest folds are the
+latest cutoffs before it that leave at least one such training cutoff, each predicted by a
+model fitted the same way; their pooled predictions choose the settings, the number of rounds,
+the model family and the calibration. The evaluated model is fitted the same way for the test
+cutoff, and the registered one (the refit) on every labelled cutoff.
 """
 
 from __future__ import annotations
@@ -19,34 +19,52 @@ from training.errors import TrainingError
 
 
 @dataclass(frozen=True)
-class TemporalSplit:
+class Fold:
+    """A cutoff to predict and the cutoffs whose labels are known by then."""
+
+    cutoff: dt.date
     train: tuple[dt.date, ...]
-    validation: tuple[dt.date, ...]
-    test: dt.date
 
 
-def temporal_split(
-    labelled: Sequence[dt.date], horizon_days: int, validation_cutoffs: int = 1
-) -> TemporalSplit:
-    """Test on the last labelled cutoff; validate on the latest ones whose label window ends
-    by the test cutoff; train on every cutoff before the first validation one."""
+@dataclass(frozen=True)
+class TemporalSplit:
+    folds: tuple[Fold, ...]  # the backtest, oldest first
+    evaluation: Fold  # the test cutoff and what the evaluated model is fitted on
+    refit: tuple[dt.date, ...]  # every labelled cutoff, for the registered model
+
+    @property
+    def test(self) -> dt.date:
+        return self.evaluation.cutoff
+
+    @property
+    def train(self) -> tuple[dt.date, ...]:
+        return self.evaluation.train
+
+
+def known_by(cutoffs: Sequence[dt.date], target: dt.date, horizon_days: int) -> tuple[dt.date, ...]:
+    """The cutoffs whose whole label window ends by `target`."""
+    horizon = dt.timedelta(days=horizon_days)
+    return tuple(cutoff for cutoff in cutoffs if cutoff + horizon <= target)
+
+
+def temporal_split(labelled: Sequence[dt.date], horizon_days: int, folds: int = 4) -> TemporalSplit:
+    """Test on the last labelled cutoff; backtest on the `folds` latest cutoffs before it."""
     cutoffs = sorted(set(labelled))
     if not cutoffs:
         raise TrainingError("no cutoff has labels: is the log long enough for the horizon?")
-    horizon = dt.timedelta(days=horizon_days)
     test = cutoffs[-1]
-    before_test = [cutoff for cutoff in cutoffs if cutoff + horizon <= test]
-    if len(before_test) < validation_cutoffs:
+    evaluation = Fold(test, known_by(cutoffs, test, horizon_days))
+    if not evaluation.train:
         raise TrainingError(
-            f"the test cutoff {test} leaves {len(before_test)} cutoff(s) whose {horizon_days}-day "
-            f"label window ends by then; {validation_cutoffs} are needed for validation "
-            "(add earlier cutoffs or shorten the horizon)"
+            f"no cutoff's {horizon_days}-day label window ends by the test cutoff {test}: "
+            "add earlier cutoffs or shorten the horizon"
         )
-    validation = tuple(before_test[-validation_cutoffs:])
-    train = tuple(cutoff for cutoff in cutoffs if cutoff < validation[0])
-    if not train:
+    candidates = [Fold(c, known_by(cutoffs, c, horizon_days)) for c in cutoffs[:-1]]
+    backtest = tuple(fold for fold in candidates if fold.train)[-folds:]
+    if not backtest:
         raise TrainingError(
-            f"no cutoff comes before the first validation cutoff {validation[0]} (test {test}, "
-            f"{horizon_days}-day labels): add earlier cutoffs or shorten the horizon"
+            f"no cutoff before the test cutoff {test} has an earlier one whose "
+            f"{horizon_days}-day label window ends by it, so nothing can be backtested: "
+            "add earlier cutoffs or shorten the horizon"
         )
-    return TemporalSplit(train=train, validation=validation, test=test)
+    return TemporalSplit(folds=backtest, evaluation=evaluation, refit=tuple(cutoffs))

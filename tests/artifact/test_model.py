@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,11 @@ from artifact.model import (
     METADATA_FILE,
     MODEL_FILE,
     ChurnModel,
+    LinearTerm,
     ModelInputError,
     _codes,
 )
+from training import baselines
 from training.dataset import TrainingData
 from training.fitting import FittedModel
 
@@ -100,3 +103,46 @@ def test_a_few_rows_encode_like_a_batch() -> None:
     few = np.concatenate([_codes(values[i : i + 4], levels) for i in range(0, len(values), 4)])
     np.testing.assert_array_equal(few, batch)
     np.testing.assert_array_equal(batch[:6], [1.0, np.nan, np.nan, 2.0, np.nan, 0.0])
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])
+def test_a_blend_with_the_rfm_regression_scores_and_explains_exactly(
+    fitted: FittedModel, rows: Rows, weight: float
+) -> None:
+    """margin = w * trees + (1 - w) * linear, and the contributions add up to it; the linear
+    part equals the scikit-learn regression it was read from, a missing value its mean."""
+    pipeline = baselines.fit_rfm_logreg(rows, rows["label"].to_numpy("float64"))
+    term = baselines.linear_term(pipeline)
+    metadata = fitted.model.metadata.model_copy(
+        update={"family": "blend", "blend_weight": weight, "linear": term}
+    )
+    blended = ChurnModel(fitted.model.booster, metadata)
+    trees = fitted.model.margin(rows)
+    linear = baselines.rfm_logreg_margin(pipeline, rows)
+    np.testing.assert_allclose(blended.margin(rows), weight * trees + (1 - weight) * linear)
+    contributions = blended.contributions(rows)
+    np.testing.assert_allclose(contributions.sum(axis=1), blended.margin(rows), atol=1e-9)
+    missing = rows.head(3).assign(value_total=np.nan)
+    assert np.isfinite(blended.margin(missing)).all()
+
+
+def test_a_linear_term_on_an_unknown_feature_is_refused(fitted: FittedModel) -> None:
+    term = LinearTerm(features=["nope"], mean=[0.0], scale=[1.0], coef=[1.0], intercept=0.0)
+    metadata = fitted.model.metadata.model_copy(update={"linear": term, "blend_weight": 0.5})
+    with pytest.raises(ValueError, match="not model features"):
+        ChurnModel(fitted.model.booster, metadata)
+
+
+def test_a_format_1_model_still_loads_as_all_trees(saved: Path, rows: Rows) -> None:
+    """Registries hold models written before families existed: they keep scoring the same."""
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    for key in ("family", "blend_weight", "linear", "refit"):
+        meta.pop(key)
+    meta["format_version"] = 1
+    old = saved.parent / "format1"
+    old.mkdir(exist_ok=True)
+    (old / METADATA_FILE).write_text(json.dumps(meta))
+    (old / MODEL_FILE).write_bytes((saved / MODEL_FILE).read_bytes())
+    np.testing.assert_array_equal(
+        ChurnModel.load(old).predict_proba(rows), ChurnModel.load(saved).predict_proba(rows)
+    )

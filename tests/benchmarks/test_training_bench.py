@@ -1,5 +1,5 @@
-"""The training benchmark's small run end to end: three ways of training that stop at the
-same iteration, and a result file whose numbers add up."""
+"""The training benchmark's small run end to end: three ways of training that boost the same
+rounds, a CDNOW `winback train` timed as a process, and a result file whose numbers add up."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from benchmarks import bench_training
 
 
 @pytest.mark.slow
-def test_the_small_run_trains_one_model_three_ways(
+def test_the_small_run_boosts_the_same_rounds_three_ways(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bench_training, "RESULTS", tmp_path)
@@ -23,19 +23,47 @@ def test_the_small_run_trains_one_model_three_ways(
     result = json.loads((tmp_path / "training-small.json").read_text())
     assert (tmp_path / "training-small.md").exists()
     assert result["differences"] == []
+    assert result["search_trials"] == 1
     rows = {row["approach"]: row for row in result["results"]}
     assert set(rows) == {"bare", "fit", "pipeline"}
-    iterations = {row["best_iteration"] for row in rows.values()}
-    assert len(iterations) == 1
-    assert 0 < iterations.pop() <= result["lightgbm"]["max_rounds"]
-    for row in rows.values():  # each ratio is that approach's time over the bare booster's
+
+    # the same boosting work: each fold's rounds, the chosen ones, both final fits
+    rounds = rows["bare"]["rounds"]
+    assert all(row["rounds"] == rounds for row in rows.values())
+    assert all(
+        row["checksums"] == pytest.approx(rows["bare"]["checksums"]) for row in rows.values()
+    )
+    split = result["data"]["rows"]
+    assert len(rounds["folds"]) == len(split["folds"]) > 1
+    limit, patience = result["lightgbm"]["max_rounds"], result["lightgbm"]["early_stopping_rounds"]
+    assert 0 < rounds["chosen"] <= min(rounds["folds"]) <= limit
+    assert all(count == limit or count > patience for count in rounds["folds"])
+    assert rounds["evaluated"] == rounds["refit"] == rounds["chosen"]
+    assert rounds["total"] == sum(rounds["folds"]) + rounds["evaluated"] + rounds["refit"]
+
+    for row in rows.values():  # each ratio is that approach's time over the bare calls'
         assert row["vs_bare"] == pytest.approx(row["seconds"] / rows["bare"]["seconds"], abs=2e-3)
-    assert rows["pipeline"]["vs_bare"] > 1.0  # it fits the same booster, and does more
-    for row in rows.values():
+        cpu = row["cpu_seconds"] / rows["bare"]["cpu_seconds"]
+        assert row["cpu_vs_bare"] == pytest.approx(cpu, abs=2e-3)
         assert math.isfinite(row["vs_bare"]) and row["cpu_seconds"] > 0
         assert row["peak_mb"] >= row["baseline_mb"] > 0
         steps = sum(step["seconds"] for step in row["steps"])
         assert steps == pytest.approx(row["seconds"], rel=0.01, abs=0.01)
-    split = result["data"]["rows"]
-    assert split["train"] + split["validation"] + split["test"] == result["data"]["labelled_rows"]
-    assert not result["targets"]["pipeline_vs_bare"]["judged"]
+        assert 0 < row["boosting_seconds"] <= row["seconds"]
+    assert rows["pipeline"]["vs_bare"] > 1.0  # it boosts the same trees, and does more
+    for name, target in result["targets"].items():
+        row = rows[name.removesuffix("_vs_bare")]
+        assert target["wall"] == pytest.approx(row["vs_bare"], abs=2e-3)
+        assert target["value"] == max(target["wall"], target["cpu"])
+        assert not target["judged"]
+
+    # every labelled row is in the refit; the evaluated fit's and the test's split them
+    assert split["refit"] == result["data"]["labelled_rows"]
+    assert split["evaluated"] + split["test"] == split["refit"]
+    assert all(fold["train"] > 0 and fold["held_out"] > 0 for fold in split["folds"])
+
+    cdnow = result["cdnow"]
+    train = cdnow["train"]
+    assert train["wall_s"] == min(train["wall_s_runs"]) > 0
+    assert train["cpu_s"] > 0 and train["peak_mb"] > 0
+    assert cdnow["validate"]["wall_s"] > 0

@@ -58,7 +58,9 @@ def write_config(
     text = text.replace("workdir: ../.winback/demo", f"workdir: {folder / 'work'}")
     text = re.sub(r"^(cutoffs: \{start: )[0-9-]+", rf"\g<1>{cutoffs_start}", text, flags=re.M)
     text = re.sub(r"^(model|serving):.*\n", "", text, flags=re.M)
-    text += f"model: {{name: {name}, seed: {seed}}}\nserving: {serving}\n"
+    # One booster setting: serving is under test here, not the backtest's search.
+    model = f"{{name: {name}, seed: {seed}, search: {{trials: 1}}}}"
+    text += f"model: {model}\nserving: {serving}\n"
     path = folder / f"config-{seed}.yaml"
     path.write_text(text)
     return path

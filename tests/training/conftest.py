@@ -65,7 +65,7 @@ class Scenario:
 
 
 CONCURRENT = {"lightgbm": {"min_data_in_leaf": 40, "max_rounds": 20}}
-WORSE = {"lightgbm": {"min_data_in_leaf": 40, "max_rounds": 2}}
+WORSE = {"lightgbm": {"min_data_in_leaf": 40, "max_rounds": 2}, "candidates": ["lightgbm"]}
 BETTER: dict[str, Any] = {}
 TRAIN_SECONDS = 600
 

@@ -1,4 +1,5 @@
-"""The booster is reproducible from its seed and keeps exactly the iterations validation chose."""
+"""The booster is reproducible from its seed, stops once held-out loss stalls, and boosts
+exactly the rounds it is asked for when the backtest has chosen them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from training.dataset import TrainingData
 def fit(data: TrainingData, config: LightGBMConfig, seed: int = 7) -> lgbm.Fitted:
     return lgbm.fit(
         data.design(data.train),
-        data.design(data.validation),
+        data.design(data.test),
         data.feature_names,
         data.categorical,
         config,
@@ -26,18 +27,29 @@ def test_a_seed_reproduces_the_booster_exactly(training_data: TrainingData) -> N
     assert first.booster.model_to_string() == second.booster.model_to_string()
 
 
-def test_the_booster_keeps_only_the_iterations_up_to_the_best(
+def test_boosting_stops_once_held_out_loss_stalls_and_keeps_every_round(
     training_data: TrainingData,
 ) -> None:
+    """Every round stays in the booster, so pooled curves can choose the rounds later."""
     config = LightGBMConfig(
         num_leaves=31, min_data_in_leaf=5, learning_rate=0.3, early_stopping_rounds=10
     )
     fitted = fit(training_data, config)
     losses = np.asarray(fitted.validation_loss)
     assert fitted.best_iteration < config.max_rounds
-    assert fitted.booster.num_trees() == fitted.best_iteration
     assert losses.argmin() + 1 == fitted.best_iteration
     assert len(losses) == fitted.best_iteration + config.early_stopping_rounds
+    assert fitted.booster.num_trees() == len(losses)
+
+
+def test_fit_rounds_boosts_exactly_the_rounds_asked(training_data: TrainingData) -> None:
+    data = training_data
+    config = LightGBMConfig(min_data_in_leaf=40)
+    design = data.design(data.train)
+    booster = lgbm.fit_rounds(design, data.feature_names, data.categorical, config, 7, 17)
+    assert booster.num_trees() == 17
+    same = lgbm.fit_rounds(design, data.feature_names, data.categorical, config, 7, 17)
+    assert booster.model_to_string() == same.model_to_string()
 
 
 def test_categoricals_are_split_natively(training_data: TrainingData) -> None:

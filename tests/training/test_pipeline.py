@@ -19,10 +19,12 @@ from tests.training.conftest import Scenario
 from training import pyfunc_model
 
 PLOTS = {
+    "backtest_folds.png",
     "calibration.png",
     "contributions.png",
     "gains_lift.png",
     "importance_gain.png",
+    "lift_quality.png",
     "precision_recall.png",
     "roc.png",
 }
@@ -30,7 +32,19 @@ KEY_METRICS = [
     f"{scorer}/test_{metric}"
     for scorer in ("model", "rfm_logreg", "recency_rule")
     for metric in ("roc_auc", "pr_auc", "lift_top10", "recall_top10")
-] + ["model/test_log_loss", "model/test_brier", "model/test_ece", "model/validation_roc_auc"]
+] + [
+    "model/test_log_loss",
+    "model/test_brier",
+    "model/test_ece",
+    "backtest/pooled_log_loss",
+    *(f"model/test_{m}_{end}" for m in ("roc_auc", "pr_auc", "ece") for end in ("low", "high")),
+    *(
+        f"model_minus_{b}/test_{m}{end}"
+        for b in ("rfm_logreg", "recency_rule")
+        for m in ("roc_auc", "pr_auc")
+        for end in ("", "_low", "_high")
+    ),
+]
 
 
 def concurrent_runs(scenario: Scenario) -> list[mlflow.entities.Run]:
@@ -90,8 +104,12 @@ def test_runs_hold_params_metrics_config_and_fingerprint(scenario: Scenario) -> 
     assert params["split.test_cutoff"] == str(scenario.better.data.split.test)
     assert params["model.seed"] == "42" and params["calibration.method"] in {"isotonic", "sigmoid"}
     assert run.data.tags["git_commit"]
-    history = client.get_metric_history(run.info.run_id, "model/validation_curve_log_loss")
-    assert len(history) > scenario.better.best_iteration
+    history = client.get_metric_history(run.info.run_id, "backtest/pooled_log_loss_curve")
+    assert len(history) >= scenario.better.fitted.rounds
+    folds = client.get_metric_history(run.info.run_id, "backtest/roc_auc")
+    assert len(folds) == len(scenario.better.data.split.folds)
+    assert params["registered_fit"] == "refit"
+    assert run.data.tags["backtest_winner"].startswith(params["chosen.family"])
     with tempfile.TemporaryDirectory() as folder:
         root = Path(
             mlflow.artifacts.download_artifacts(
@@ -110,6 +128,11 @@ def test_runs_hold_params_metrics_config_and_fingerprint(scenario: Scenario) -> 
         }
         config = yaml.safe_load((root / "config.yaml").read_text())
         assert config["model"]["name"] == scenario.name
+        record = json.loads((root / "backtest.json").read_text())
+        assert [fold["cutoff"] for fold in record["folds"]] == [
+            str(fold.cutoff) for fold in scenario.better.data.split.folds
+        ]
+        assert record["candidates"][0]["name"] == params["chosen.family"]
 
 
 def test_registered_model_has_no_pickles_and_loads_two_ways(scenario: Scenario) -> None:
@@ -131,5 +154,8 @@ def test_registered_model_has_no_pickles_and_loads_two_ways(scenario: Scenario) 
     assert np.allclose(predicted.to_numpy(), direct.predict_proba(rows))
     assert direct.metadata.metrics["model"]["roc_auc"] == pytest.approx(
         scenario.better.evaluation.test["model"]["roc_auc"]
+    )  # the refit is registered with the held-out metrics of the evaluated fit
+    assert (
+        direct.metadata.refit and scenario.better.data.split.test in direct.metadata.train_cutoffs
     )
     assert len(direct.metadata.reference_scores) == 1001

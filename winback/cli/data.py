@@ -39,13 +39,32 @@ def generate(
     days: Annotated[int, typer.Option(min=1, help="Length of the log in days")] = 365,
     seed: Annotated[int, typer.Option(help="Same seed, same files")] = 0,
     start: Annotated[str, typer.Option(help="First day of the log (YYYY-MM-DD)")] = "2025-01-01",
+    drift: Annotated[
+        str | None,
+        typer.Option(
+            help="Make the log drift (saved as drift.json): churn-rise (churn base rate"
+            " doubles from the first to the last quarter, later signups shift to casual and"
+            " bargain users and the paid channel) or mix-shift (only that shift of the mix)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic event log with planted churn dynamics and its ground truth."""
     from features import synthetic
-    from features.synthetic import SyntheticSpec
+    from features.synthetic import DRIFT_PRESETS, SyntheticSpec
     from winback.cli.render import print_generated
 
-    spec = SyntheticSpec(users=users, days=days, seed=seed, start=parse_date(start, "--start"))
+    if drift is not None and drift not in DRIFT_PRESETS:
+        raise typer.BadParameter(
+            f"{drift!r}: expected one of {', '.join(DRIFT_PRESETS)}", param_hint="--drift"
+        )
+    spec = SyntheticSpec(
+        users=users,
+        days=days,
+        seed=seed,
+        start=parse_date(start, "--start"),
+        drift=None if drift is None else DRIFT_PRESETS[drift],
+    )
     with console.status(f"generating {users:,} users x {days} days"):
         log = synthetic.generate(spec)
         paths = synthetic.write(log, out)
