@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import pandas as pd
 
@@ -63,12 +64,12 @@ class TrainingData:
         chosen = self.labelled[self.labelled[CUTOFF].isin(cutoffs)].reset_index(drop=True)
         return add_derived(chosen, params, self.horizon_days)
 
-    @property
+    @cached_property
     def train(self) -> pd.DataFrame:
-        """What the evaluated model is fitted on."""
+        """What the evaluated model is fitted on (built once: the pipeline reads it often)."""
         return self.rows(self.split.train, self.bgnbd_at(self.split.test))
 
-    @property
+    @cached_property
     def test(self) -> pd.DataFrame:
         return self.rows([self.split.test], self.bgnbd_at(self.split.test))
 
