@@ -25,6 +25,16 @@ class ServingConfig(Strict):
     poll_seconds: float = Field(
         30.0, ge=0, description="How often to look for a new champion or store (0 = never)"
     )
+    max_body_bytes: PositiveInt = Field(
+        1 << 20,
+        description="Largest request body in bytes, refused with 413 before it is parsed; "
+        "1 MiB holds a full batch of feature rows several times over",
+    )
+    registry_timeout_seconds: PositiveInt = Field(
+        5,
+        description="Timeout of one call to a registry server (MLflow over HTTP), with one "
+        "retry; the poller makes these calls, never a request",
+    )
     recall_policy: str | None = Field(
         None,
         description="Recall policy YAML: /recall_list then answers what `winback recall` "

@@ -21,12 +21,16 @@ BENTOML_OVERRIDES_ENV = "BENTOML_CONFIG_OVERRIDES"
 # true). The service reads only the LightGBM text file and the JSON metadata; with this set,
 # anything that tried to unpickle a model in the service would fail instead.
 NO_PICKLES = {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+# The request guard reads its limit from here: middleware is built before the service.
+BODY_LIMIT_ENV = "WINBACK_MAX_BODY_BYTES"
 
 
 def server_environment(
     config_path: Path, settings: ServingConfig, environ: Mapping[str, str]
 ) -> dict[str, str]:
-    """`environ` plus what the service reads: its config file, no pickles, process settings."""
+    """`environ` plus what the service reads: its config file, no pickles, process settings,
+    the body limit, and registry timeouts (MLflow retries for minutes by default; the
+    operator's own MLFLOW_HTTP_REQUEST_* settings win)."""
     overrides = {
         "services": {
             SERVICE_NAME: {
@@ -35,9 +39,16 @@ def server_environment(
             }
         }
     }
+    registry = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.registry_timeout_seconds),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
     return {
+        **registry,
         **environ,
         **NO_PICKLES,
         CONFIG_ENV: str(config_path.resolve()),
         BENTOML_OVERRIDES_ENV: json.dumps(overrides),
+        BODY_LIMIT_ENV: str(settings.max_body_bytes),
     }

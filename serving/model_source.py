@@ -1,28 +1,32 @@
 """The champion model and the online store the service scores with, swapped without downtime.
 
-A newer champion (or store version) is loaded beside the one in use and replaces it in a
-single reference assignment, so a request in flight finishes on the old pair and the next
-one starts on the new pair; nothing is dropped.
+A newer champion (or store version) is loaded beside the one in use, checked (the store
+opened and every page read, one stored row scored), and only then replaces it in a single
+reference assignment, so a request in flight finishes on the old pair and the next one
+starts on the new pair; nothing is dropped. Anything that goes wrong on the way (registry,
+artifacts, manifest, SQLite file) keeps the old pair and is raised as a `WinbackError`
+saying which part failed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from artifact.model import ChurnModel
-from artifact.registry import CHAMPION, champion_version, load_version
+from artifact.registry import CHAMPION, champion_version, load_version, registry_errors
 from artifact.tracking import TrackingStore
 from core.config import WinbackError
-from serving.online_store import OnlineStore, StoreVersion, current_version
+from serving.online_store import OnlineStore, StoreError, StoreVersion, current_version
+from serving.probe import PairError, Stamp, check_pair, file_stamp
 
 log = logging.getLogger(__name__)
 
 
 class NoChampionError(WinbackError):
-    """The registry has no champion for the model name yet."""
+    """The registry answered: it has no champion for the model name."""
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,46 @@ class Serving:
     name: str
     version: str
     store: OnlineStore
+    stamp: Stamp | None = None  # the store file as it was when the pair passed its check
 
     def check_compatible(self) -> None:
         missing = set(self.model.metadata.input_names) - set(self.store.version.features)
         if missing:
-            raise WinbackError(
+            raise PairError(
                 f"model {self.name} v{self.version} needs features the online store "
                 f"{self.store.version.version} lacks: {', '.join(sorted(missing))}; "
                 "run `winback materialize` with the model's feature config"
             )
+
+    def checked(self) -> Serving:
+        """This pair with its stamp, once it read and scored a stored row (every page read)."""
+        self.check_compatible()
+        return replace(self, stamp=check_pair(self.model, self.store, thorough=True))
+
+    def probe(self) -> None:
+        """Cheap: the file is unchanged since the check, and one row still reads and scores."""
+        if self.stamp is not None and file_stamp(self.store.version.sqlite_path) != self.stamp:
+            raise PairError(
+                f"online store {self.store.version.version} was written to after it was "
+                "checked; it is checked again at the next refresh"
+            )
+        check_pair(self.model, self.store, thorough=False)
+
+
+def _same(old: Serving | None, version: str, store: StoreVersion) -> bool:
+    return old is not None and old.version == version and old.store.version == store
+
+
+def _store_version(root: Path) -> StoreVersion:
+    try:
+        return current_version(root)
+    except WinbackError:
+        raise
+    except Exception as error:  # a truncated manifest, a CURRENT naming a missing folder, ...
+        raise StoreError(
+            f"online store {root}: CURRENT or its manifest is unreadable: "
+            f"{type(error).__name__}: {error}"
+        ) from None
 
 
 class ServingSource:
@@ -52,11 +87,18 @@ class ServingSource:
         self.name = name
         self.store_root = store_root
         self._current: Serving | None = None
+        self._aliases: list[str] = []
+        self._damaged: str | None = None
         self._lock = threading.Lock()
 
     @property
     def current(self) -> Serving | None:
         return self._current
+
+    @property
+    def aliases(self) -> list[str]:
+        """The served version's aliases as of the last refresh (no registry call)."""
+        return self._aliases
 
     def _champion(self) -> str:
         version = champion_version(self.tracking, self.name)
@@ -67,37 +109,71 @@ class ServingSource:
             )
         return version
 
+    def _model(self, old: Serving | None, version: str) -> ChurnModel:
+        if old is not None and old.version == version:
+            return old.model
+        try:
+            return load_version(self.tracking, self.name, version)
+        except WinbackError:
+            raise
+        except Exception as error:  # artifacts moved or damaged, metadata unreadable, ...
+            raise PairError(
+                f"model {self.name} v{version} could not be loaded: {type(error).__name__}: "
+                f"{str(error)[:300]}"
+            ) from None
+
+    def _candidate(self, old: Serving | None, version: str, found: StoreVersion) -> Serving:
+        model = self._model(old, version)
+        if old is not None and old.store.version == found:
+            return replace(old, model=model, version=version).checked()
+        try:
+            store = OnlineStore(found)
+        except Exception as error:
+            raise PairError(f"online store {found.version}: {error}") from None
+        try:
+            return Serving(model=model, name=self.name, version=version, store=store).checked()
+        except WinbackError:
+            store.close()
+            raise
+
+    def _recheck(self, live: Serving) -> Serving:
+        """The live store's file changed on disk: check it again on a fresh connection (the
+        old one may hold pages of the file as it was); a failure marks the live pair damaged."""
+        try:
+            return replace(live, store=OnlineStore(live.store.version)).checked()
+        except Exception as error:
+            self._damaged = (
+                f"the live online store {live.store.version.version} is damaged: {error}"
+            )
+            raise PairError(self._damaged) from None
+
+    @property
+    def damaged(self) -> str | None:
+        """Why the live pair must not answer (its store file was damaged in place), if so."""
+        return self._damaged
+
     def refresh(self) -> bool:
         """Load whatever changed; True if a new pair went live. Errors keep the old pair."""
         with self._lock:
             version = self._champion()
-            store_version: StoreVersion = current_version(self.store_root)
+            found = _store_version(self.store_root)
             old = self._current
-            if (
-                old is not None
-                and old.version == version
-                and old.store.version.version == store_version.version
-            ):
+            if old is not None and file_stamp(old.store.version.sqlite_path) != old.stamp:
+                if old.store.version == found:
+                    old = self._current = self._recheck(old)
+                    self._damaged = None
+                else:  # a new version is checked below; until it passes, the old is suspect
+                    self._damaged = f"the live online store {old.store.version.version} changed"
+            if _same(old, version, found):
+                self._aliases = self._fetch_aliases(version)
                 return False
-            model = (
-                old.model
-                if old is not None and old.version == version
-                else load_version(self.tracking, self.name, version)
-            )
-            store = (
-                old.store
-                if old is not None and old.store.version.version == store_version.version
-                else OnlineStore(store_version)
-            )
-            candidate = Serving(model=model, name=self.name, version=version, store=store)
-            candidate.check_compatible()
-            self._current = candidate
-            log.info("serving %s v%s with store %s", self.name, version, store_version.version)
+            self._current = self._candidate(old, version, found)
+            self._damaged = None
+            self._aliases = self._fetch_aliases(version)
+            log.info("serving %s v%s with store %s", self.name, version, found.version)
             return True
 
-    def aliases(self) -> list[str]:
-        current = self._current
-        if current is None:
-            return []
-        found = self.tracking.client().get_model_version(self.name, current.version)
+    def _fetch_aliases(self, version: str) -> list[str]:
+        with registry_errors(self.tracking):
+            found = self.tracking.client().get_model_version(self.name, version)
         return sorted(found.aliases)

@@ -87,6 +87,14 @@ def score_users(serving: Serving, user_ids: Sequence[str]) -> list[Result]:
     ]
 
 
+def _finite(value: int | float) -> bool:
+    """Also False for an integer too big for a float (JSON allows `1` and 400 zeros)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _feature_rows(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Posted rows as model inputs: unknown names and non-finite numbers are the client's error."""
     meta = serving.model.metadata
@@ -107,8 +115,9 @@ def _feature_rows(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> dict[s
                     raise RequestError(f"rows[{index}].{name}: a category must be text")
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise RequestError(f"rows[{index}].{name}: must be a number or null")
-            elif not math.isfinite(value):
-                raise RequestError(f"rows[{index}].{name}: {value} is not a finite number")
+            elif not _finite(value):
+                shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}..."
+                raise RequestError(f"rows[{index}].{name}: {shown} is not a finite number")
     return {
         name: object_array([row.get(name) for row in rows]) for name in (KEY, *meta.input_names)
     }

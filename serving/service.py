@@ -1,15 +1,19 @@
 """Winback's scoring service (BentoML 1.4): `winback serve` starts it with WINBACK_CONFIG set
-and the process settings (workers, access log) as BentoML overrides (`serving.launch`).
+and the process settings (workers, access log, body limit) in its environment
+(`serving.launch`).
 
-The champion model and the online store are loaded at start; a poller (and POST
-/admin/reload) swaps in a new champion or store without dropping requests. /readyz is 503
-until a model is loaded. Client mistakes are 400 with a message, never 500.
+The champion model and the online store are loaded at start; each worker's poller
+(`serving.refresher`) swaps in a checked new champion or store without dropping requests
+and is the only caller of the registry, so requests never wait on it. POST /admin/reload
+asks every worker's poller. /readyz is 200 only while the served pair reads and scores a
+stored row. Client mistakes are 4xx with a message (logged at INFO), never 500.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,15 +25,17 @@ import anyio
 import bentoml
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from bentoml.validators import ContentType
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
 from artifact.tracking import resolve_store
 from core.config import WinbackError, load_config
-from serving import heap
+from serving import client_logs, heap
 from serving.auth import BearerToken
+from serving.guard import RequestGuard
 from serving.launch import CONFIG_ENV, NO_PICKLES, SERVICE_NAME
 from serving.model_source import Serving, ServingSource
 from serving.online_store import store_root
+from serving.refresher import Refresher, ReloadRequests
 from serving.responses import (
     RecallCache,
     RequestError,
@@ -50,35 +56,8 @@ T = TypeVar("T")
 
 
 RELOAD_FILE = "RELOAD"  # in the online store's folder, beside CURRENT
-RELOAD_TICK_SECONDS = 1.0
+RELOAD_WAIT_SECONDS = 10.0  # /admin/reload waits this long for this worker's poller
 INLINE_ROWS = 8  # requests of up to this many rows are scored without a thread hop
-
-
-class ReloadRequests:
-    """POST /admin/reload reaches one worker process; the file tells the others."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen = self._stamp()
-
-    def _stamp(self) -> int | None:
-        try:
-            return self.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-
-    def ask(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(str(time.time_ns()))
-        self._seen = self._stamp()
-
-    def arrived(self) -> bool:
-        """True once per request made since the last look (by any worker but this one)."""
-        stamp = self._stamp()
-        if stamp == self._seen:
-            return False
-        self._seen = stamp
-        return True
 
 
 info_app = FastAPI(title="winback-info")
@@ -93,6 +72,8 @@ def client_errors() -> Iterator[None]:
         raise InvalidArgument(str(error)) from None
     except WinbackError as error:
         raise ServiceUnavailable(str(error)) from None
+    except sqlite3.DatabaseError as error:  # the live store's file damaged under us
+        raise ServiceUnavailable(f"the online store is unreadable: {error}") from None
 
 
 @bentoml.asgi_app(info_app, path="/")
@@ -100,52 +81,54 @@ def client_errors() -> Iterator[None]:
 class WinbackService:
     def __init__(self) -> None:
         os.environ.update(NO_PICKLES)  # also when started by `bentoml serve` directly
+        client_logs.install()
         self.config = load_config(Path(os.environ[CONFIG_ENV]))
-        self.source = ServingSource(
-            resolve_store(self.config), self.config.model.name, store_root(self.config)
-        )
+        root = store_root(self.config)
+        self.source = ServingSource(resolve_store(self.config), self.config.model.name, root)
         policy = self.config.serving.recall_policy
         self.recall_cache = RecallCache(Path(policy) if policy else None)
         self._stop = threading.Event()
-        self.reload_requests = ReloadRequests(store_root(self.config) / RELOAD_FILE)
-        self._try_refresh()
-        threading.Thread(target=self._poll, name="winback-poll", daemon=True).start()
-
-    def _refresh(self) -> bool:
-        changed = self.source.refresh()
-        if changed:
-            heap.settle()
-        return changed
-
-    def _try_refresh(self) -> bool:
-        try:
-            return self._refresh()
-        except WinbackError as error:
-            log.warning("still serving the previous model/store: %s", error)
-            return False
-
-    def _poll(self) -> None:
-        """Every `poll_seconds` (if set), and within a second of a reload asked of any worker."""
-        every = self.config.serving.poll_seconds
-        tick = min(every, RELOAD_TICK_SECONDS) if every > 0 else RELOAD_TICK_SECONDS
-        due = time.monotonic() + every
-        while not self._stop.wait(tick):
-            asked = self.reload_requests.arrived()
-            if asked or (every > 0 and time.monotonic() >= due):
-                due = time.monotonic() + every
-                self._try_refresh()
+        self.refresher = Refresher(
+            self.source, ReloadRequests(root / RELOAD_FILE), self.config.serving.poll_seconds
+        )
+        self.refresher.on_change = heap.settle
+        self.refresher.attempt()
+        poller = threading.Thread(
+            target=self.refresher.run, args=(self._stop,), name="winback-poll", daemon=True
+        )
+        poller.start()
+        self._ready: bool | None = None
 
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
         self._stop.set()
+        self.refresher.wake()
 
     def __is_ready__(self) -> bool:
-        return self.source.current is not None
-
-    def _serving(self) -> Serving:
+        """The served pair still reads and scores a stored row (a second at most)."""
+        problem = self.source.damaged
         current = self.source.current
         if current is None:
-            raise ServiceUnavailable("no champion model loaded yet; see the server log")
+            problem = problem or f"no model loaded: {self.refresher.status.last_error}"
+        elif problem is None:
+            try:
+                current.probe()
+            except Exception as error:
+                problem = str(error)
+        ready = problem is None
+        if ready != self._ready:  # log changes only: probes come every few seconds
+            log.log(logging.INFO if ready else logging.WARNING, "ready: %s", problem or "yes")
+            self._ready = ready
+        return ready
+
+    def _serving(self) -> Serving:
+        damaged, current = self.source.damaged, self.source.current
+        if damaged is not None:
+            raise ServiceUnavailable(f"{damaged}; GET /model shows the refresh status")
+        if current is None:
+            raise ServiceUnavailable(
+                f"no champion model loaded yet: {self.refresher.status.last_error or 'loading'}"
+            )
         return current
 
     async def _results(
@@ -187,19 +170,45 @@ class WinbackService:
             return recall_list(self._serving(), self.recall_cache, limit)
 
     @bentoml.api(route="/admin/reload")
-    def reload(self) -> Json:
-        """Look for a new champion or store now instead of at the next poll: this worker at
-        once, the service's other workers within a second."""
-        with client_errors():
-            self.reload_requests.ask()
-            changed = self._refresh()
-            current = self._serving()
-            return {"reloaded": changed, "version": current.version}
+    async def reload(self, ctx: bentoml.Context) -> Json:
+        """Ask every worker's poller to look for a new champion or store now, and wait (a
+        bounded time) for this worker's: 200 with what it serves, 503 with why it keeps the
+        old pair, 202 if its refresh is still running."""
+        reloads = self.refresher.reloads
+        try:
+            generation = await anyio.to_thread.run_sync(reloads.ask)
+        except OSError as error:
+            ctx.response.status_code = 503
+            return {"error": f"cannot write the reload request {reloads.path}: {error}"}
+        self.refresher.wake()
+        status = self.refresher.status
+        deadline = time.monotonic() + RELOAD_WAIT_SECONDS
+        while status.handled_generation < generation and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        current = self.source.current
+        answer: dict[str, Any] = {
+            "version": current.version if current else None,
+            "online_store": current.store.version.version if current else None,
+        }
+        if status.handled_generation < generation:
+            ctx.response.status_code = 202
+            return {**answer, "pending": True, "message": "still refreshing; see GET /model"}
+        if not status.ok:
+            ctx.response.status_code = 503
+            return {**answer, "error": f"still serving the previous pair: {status.last_error}"}
+        return {**answer, "reloaded": status.last_changed}
 
     @info_app.get("/model")
     def model(self) -> dict[str, Any]:
-        """Name, version, aliases, training cutoffs and test metrics of the model in use."""
-        return model_info(self._serving(), self.source.aliases())
+        """Name, version, aliases, training cutoffs and test metrics of the model in use, and
+        how the last refresh went; answered from memory, never from the registry."""
+        refresh = {**self.refresher.status.report(), "damaged": self.source.damaged}
+        current = self.source.current
+        if current is None:
+            detail = {"error": "no champion model loaded yet", "refresh": refresh}
+            raise HTTPException(status_code=503, detail=detail)
+        return {**model_info(current, self.source.aliases), "refresh": refresh}
 
 
 cast(Any, WinbackService).add_asgi_middleware(BearerToken)
+cast(Any, WinbackService).add_asgi_middleware(RequestGuard)

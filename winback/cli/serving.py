@@ -91,9 +91,13 @@ def serve(
 ) -> None:
     """Start the HTTP scoring service (BentoML) with this config's champion and store."""
     from serving.launch import SERVICE, server_environment
+    from serving.preflight import check_can_serve
 
     with user_errors():
-        settings = load_config(config).serving
+        cfg = load_config(config)
+        with console.status("checking the champion and the online store"):
+            check_can_serve(cfg)
+        settings = cfg.serving
     env = server_environment(config, settings, os.environ)
     command = [sys.executable, "-m", "bentoml", "serve", SERVICE]
     args = [*command, "--host", host, "--port", str(port)]
