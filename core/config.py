@@ -99,6 +99,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _date_as_text(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> str:
+    """Dates stay text for pydantic to parse: YAML's own date parser fails on 2025-13-45 with
+    a bare ValueError that names neither file nor key; pydantic's error names both."""
+    return loader.construct_scalar(node)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_as_text)
+
+
 def read_text(path: Path, what: str) -> str:
     try:
         return path.read_text()

@@ -99,17 +99,31 @@ class CutoffRange(Strict):
     start: dt.date
     end: dt.date
     step_days: PositiveInt
+    max_count: PositiveInt = Field(
+        400,
+        description="Most cutoffs a range may give: each one adds every user to the snapshots, "
+        "so step_days: 1 over years would fill the disk",
+    )
 
     @model_validator(mode="after")
-    def _ordered(self) -> CutoffRange:
+    def _bounded(self) -> CutoffRange:
         if self.end < self.start:
             raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if self.count > self.max_count:
+            raise ValueError(
+                f"{self.count:,} cutoffs ({self.start} to {self.end} every {self.step_days} "
+                f"days) is more than max_count {self.max_count}: use a longer step, or raise "
+                "cutoffs.max_count"
+            )
         return self
+
+    @property
+    def count(self) -> int:
+        return (self.end - self.start).days // self.step_days + 1
 
     def dates(self) -> list[dt.date]:
         step = dt.timedelta(days=self.step_days)
-        count = (self.end - self.start) // step + 1
-        return [self.start + i * step for i in range(count)]
+        return [self.start + i * step for i in range(self.count)]
 
 
 class FeatureConfig(Strict):

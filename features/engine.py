@@ -7,12 +7,17 @@ either without change (as Feast hands a reader to its engine-independent Ibis co
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import glob
 import os
+import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
@@ -20,6 +25,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from core.config import InputError
 from features.config import FileSource
+from features.source_files import check_format, column_names
 
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
@@ -66,8 +72,9 @@ def _timezone(zone: str, ts: dt.datetime) -> dt.datetime:  # type: ignore[empty-
 
 
 def expand_paths(pattern: str) -> list[str]:
-    """A file or a glob to a sorted list of files; nothing matching is a clear error."""
-    if glob.has_magic(pattern):
+    """A file or a glob to a sorted list of files; nothing matching is a clear error. A file
+    that exists is taken as named, even with glob characters (`[x]`) in its name."""
+    if not os.path.isfile(pattern) and glob.has_magic(pattern):
         files = sorted(glob.glob(pattern, recursive=True))
         if not files:
             raise InputError(f"{pattern}: no file matches this pattern")
@@ -102,27 +109,42 @@ class DuckDBEngine:
     def read(self, source: FileSource) -> ir.Table:
         files = expand_paths(source.path)
         check_not_empty(files)
-        if source.format == "parquet":
-            table = self.con.read_parquet(files, filename=True, file_row_number=True)
-            return (
-                table.rename({SOURCE_FILE: "filename"})
-                .mutate(**{SOURCE_ROW: table.file_row_number + 1})
-                .drop("file_row_number")
-            )
-        if source.format == "csv":
-            table = self.con.read_csv(
-                files,
-                all_varchar=True,
-                header=source.header,
-                delim=source.delimiter,
-                filename=True,
-            )
-            return _number_lines(table.rename({SOURCE_FILE: "filename"}), source.header)
-        return self._read_whitespace(files, source.header)
+        for name in files:
+            check_format(name, source)
+        with _parse_errors(files, source):
+            if source.format == "parquet":
+                table = self.con.read_parquet(files, filename=True, file_row_number=True)
+                return (
+                    table.rename({SOURCE_FILE: "filename"})
+                    .mutate(**{SOURCE_ROW: table.file_row_number + 1})
+                    .drop("file_row_number")
+                )
+            # Text is parsed here, whole, so a malformed line is reported as the source's
+            # problem now, not from whichever later query happens to read it first.
+            if source.format == "csv":
+                table = self._read_csv(files, source)
+            else:
+                table = self._read_whitespace(files, source)
+            return self.materialize(table, "source")
 
-    def _read_whitespace(self, files: list[str], header: bool) -> ir.Table:
+    def _read_csv(self, files: list[str], source: FileSource) -> ir.Table:
+        """RFC 4180 as stated, not sniffed: the sniffer guesses from a sample and, given a row
+        with one field too many, can settle on a dialect that reads no rows at all."""
+        table = self.con.read_csv(
+            files,
+            auto_detect=False,
+            columns={name: "VARCHAR" for name in column_names(files, source)},
+            header=source.header,
+            delim=source.delimiter,
+            quote='"',
+            escape='"',
+            filename=True,
+        )
+        return _number_lines(table.rename({SOURCE_FILE: "filename"}), source.header)
+
+    def _read_whitespace(self, files: list[str], source: FileSource) -> ir.Table:
         """Columns separated by runs of blanks (fixed-width dumps such as CDNOW's)."""
-        names = first_line(files[0]).split() if header else None
+        names = column_names(files, source)
         lines = self.con.read_csv(
             files,
             columns={"line": "VARCHAR"},
@@ -130,14 +152,11 @@ class DuckDBEngine:
             delim="\x1f",
             quote="",
             escape="",
-            skip=1 if header else 0,
+            skip=1 if source.header else 0,
             filename=True,
         )
-        lines = _number_lines(lines.rename({SOURCE_FILE: "filename"}), header)
+        lines = _number_lines(lines.rename({SOURCE_FILE: "filename"}), source.header)
         parts = lines.line.strip().re_split(r"\s+")
-        if names is None:
-            width = len(first_line(files[0]).split())
-            names = [f"column{i}" for i in range(width)]
         return lines.select(
             **{name: parts[i] for i, name in enumerate(names)},
             **{SOURCE_FILE: lines[SOURCE_FILE], SOURCE_ROW: lines[SOURCE_ROW]},
@@ -173,11 +192,67 @@ class DuckDBEngine:
             else f'"{name}"'
             for name, kind in expr.schema().items()
         ]
-        relation.project(", ".join(columns)).write_parquet(str(path))
+        try:
+            relation.project(", ".join(columns)).write_parquet(str(path))
+        except duckdb.IOException as error:  # full disk, read-only folder: an OSError to the CLI
+            reason = _first_line(error).rpartition(": ")[2] or "write failed"
+            raise OSError(errno.EIO, reason, str(path)) from None
 
     def materialize(self, expr: ir.Table, name: str) -> ir.Table:
         # A fresh name each time: Ibis 12's overwrite=True emits SQL that DuckDB 2.0 rejects.
         return self.con.create_table(f"{name}_{uuid.uuid4().hex[:8]}", expr, temp=True)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0].removeprefix("Invalid Input Error: ")
+
+
+_PROBLEMS = [  # what DuckDB says (pattern) -> what the user reads, first match wins
+    (r"Expected Number of Columns: (\d+) Found: (\d+)", "expected {0} fields, found {1}"),
+    (r"Maximum line size of (\d+) bytes exceeded", "line longer than the limit of {0} bytes"),
+    (r"Invalid unicode", "not UTF-8 text"),
+    (r"unterminated quote", "a quoted field is never closed"),
+    (r"state machine reached an invalid state", "cannot be parsed (a stray quote?)"),
+]
+
+
+def _describe(error: duckdb.Error, files: list[str], source: FileSource) -> str:
+    """DuckDB's many-line parse error as one line: file, line and the problem."""
+    text = str(error)
+    named = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    path = named.group(1) if named else ", ".join(files)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    if line is None and "invalid state" in text and named:
+        mixed = mixed_line_ending(path)
+        if mixed is not None:
+            return f"{path}: {mixed}"
+    where = f"{path}: line {line.group(1)}" if line else path
+    if source.format == "whitespace" and "Expected Number of Columns: 1 " in text:
+        return f"{where}: contains the control character 0x1F"  # the reader's field separator
+    for pattern, message in _PROBLEMS:
+        found = re.search(pattern, text)
+        if found:
+            return f"{where}: {message.format(*found.groups())}"
+    return f"{where}: cannot be read: {_first_line(error)}"
+
+
+def mixed_line_ending(path: str) -> str | None:
+    """The first line whose ending (CRLF or LF) differs from line 1's; DuckDB does not say."""
+    with open(path, "rb") as handle:
+        crlf = handle.readline().endswith(b"\r\n")
+        for number, line in enumerate(handle, start=2):
+            if line.endswith(b"\n") and line.endswith(b"\r\n") != crlf:
+                ends, first = ("LF", "CRLF") if crlf else ("CRLF", "LF")
+                return f"line {number} ends in {ends}, line 1 in {first} (use one line ending)"
+    return None
+
+
+@contextmanager
+def _parse_errors(files: list[str], source: FileSource) -> Iterator[None]:
+    try:
+        yield
+    except duckdb.Error as error:
+        raise InputError(_describe(error, files, source)) from None
 
 
 def _number_lines(table: ir.Table, header: bool) -> ir.Table:

@@ -7,14 +7,16 @@ every command module.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from rich.text import Text
 
-from core.config import ConfigError, WinbackError
+from core.config import ConfigError, DatasetConfig, WinbackError, load_config
 from features.config import EngineConfig, EngineKind, SparkConfig
 from winback.cli.console import errors
 
@@ -31,14 +33,48 @@ EngineOption = Annotated[
 ]
 
 
+def cannot_write(error: OSError) -> str:
+    """A read-only, full or misplaced workdir as one line naming the path."""
+    where = f" {error.filename}" if error.filename else ""
+    return f"cannot write{where}: {error.strerror or error}"
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Problems the user can fix become one line on stderr and exit code 2, not a traceback."""
+    """Problems the user can fix become one line on stderr and exit code 2, not a traceback.
+
+    OSError lands here too: by the time a command runs, its inputs have been checked and
+    opened, so what is left is writing (the workdir, `--out`), and the fix is the user's.
+    """
     try:
         yield
     except WinbackError as error:
-        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(str(error))
+    except OSError as error:
+        _fail(cannot_write(error))
+
+
+def _fail(message: str) -> NoReturn:
+    errors.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    raise typer.Exit(code=2) from None
+
+
+def check_writable(folder: Path) -> None:
+    """Creates the folder and a file in it, so a read-only or misplaced workdir is named before
+    any work (MLflow's SQLite and DuckDB would fail later, deep inside, with a traceback)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(folder)) from None
+
+
+def open_config(path: Path) -> DatasetConfig:
+    """The dataset config, with its workdir (where every command writes) known to be writable."""
+    config = load_config(path)
+    check_writable(config.workdir_path)
+    return config
 
 
 def parse_date(text: str, option: str) -> dt.date:

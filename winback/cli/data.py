@@ -8,9 +8,16 @@ from typing import Annotated
 
 import typer
 
-from core.config import InputError, load_config
-from winback.cli.common import ConfigOption, EngineOption, open_engine, parse_date, user_errors
-from winback.cli.console import console
+from core.config import InputError
+from winback.cli.common import (
+    ConfigOption,
+    EngineOption,
+    open_config,
+    open_engine,
+    parse_date,
+    user_errors,
+)
+from winback.cli.console import console, working
 
 
 def validate(
@@ -26,10 +33,10 @@ def validate(
     from winback.cli.render import print_prepared
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         chosen = open_engine(cfg.engine, engine)
-        with console.status("validating") as status:
-            prepared = prepare(cfg, chosen, run_time=as_of, force=True, progress=status.update)
+        with working("validating") as say:
+            prepared = prepare(cfg, chosen, run_time=as_of, force=True, progress=say)
         print_prepared(prepared)
 
 

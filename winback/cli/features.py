@@ -7,12 +7,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
-from core.config import load_config
 from features.config import CutoffRange
-from winback.cli.common import ConfigOption, EngineOption, open_engine, parse_date, user_errors
-from winback.cli.console import console
+from winback.cli.common import (
+    ConfigOption,
+    EngineOption,
+    open_config,
+    open_engine,
+    parse_date,
+    user_errors,
+)
+from winback.cli.console import console, working
 
 if TYPE_CHECKING:
     from features.spec import Feature
@@ -20,8 +27,11 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Point-in-time features and churn labels.", no_args_is_help=True)
 
 
-def parse_cutoffs(cutoff: list[str] | None, cutoffs: str | None) -> list[dt.date] | None:
-    """`--cutoff D` (repeatable) or `--cutoffs START:END:STEP`; neither means the config's."""
+def parse_cutoffs(
+    cutoff: list[str] | None, cutoffs: str | None, limit: int
+) -> list[dt.date] | None:
+    """`--cutoff D` (repeatable) or `--cutoffs START:END:STEP` (at most `limit` dates, the
+    config's cutoffs.max_count); neither means the config's."""
     if cutoff and cutoffs:
         raise typer.BadParameter("give --cutoff or --cutoffs, not both", param_hint="--cutoffs")
     if cutoff:
@@ -35,9 +45,12 @@ def parse_cutoffs(cutoff: list[str] | None, cutoffs: str | None) -> list[dt.date
             param_hint="--cutoffs",
         )
     start, end = (parse_date(text, "--cutoffs") for text in parts[:2])
-    if end < start:
-        raise typer.BadParameter(f"end {end} is before start {start}", param_hint="--cutoffs")
-    return CutoffRange(start=start, end=end, step_days=int(parts[2])).dates()
+    try:
+        dates = CutoffRange(start=start, end=end, step_days=int(parts[2]), max_count=limit)
+    except ValidationError as error:
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise typer.BadParameter(message, param_hint="--cutoffs") from None
+    return dates.dates()
 
 
 @app.command("list")
@@ -47,7 +60,7 @@ def list_features(config: ConfigOption) -> None:
     from features.spec import feature_set
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         print_catalog(cached_catalog(feature_set(cfg), cfg.workdir_path / "cache"))
 
 
@@ -78,18 +91,18 @@ def build(
 ) -> None:
     """Snapshots: one row per user and cutoff with status, label and features."""
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         # Arguments first: a mistyped date is answered before Ibis and DuckDB are imported.
-        dates = parse_cutoffs(cutoff, cutoffs) or cfg.cutoffs.dates()
+        dates = parse_cutoffs(cutoff, cutoffs, cfg.cutoffs.max_count) or cfg.cutoffs.dates()
         until_date = parse_date(until, "--until") if until else None
 
         from features.pipeline import snapshots
         from winback.cli.render import print_snapshot_summary
 
         chosen = open_engine(cfg.engine, engine)
-        with console.status("building snapshots") as status:
-            table, _ = snapshots(cfg, chosen, dates, until=until_date, progress=status.update)
-            status.update(f"writing {out}")
+        with working("building snapshots") as say:
+            table, _ = snapshots(cfg, chosen, dates, until=until_date, progress=say)
+            say(f"writing {out}")
             chosen.write_parquet(table, out)
         print_snapshot_summary(chosen.con.read_parquet(str(out)), out)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from core.config import InputError, load_config
-from winback.cli.common import ConfigOption, EngineOption, open_engine, user_errors
+from core.config import InputError
+from winback.cli.common import ConfigOption, EngineOption, open_config, open_engine, user_errors
 from winback.cli.console import console
 
 PolicyOption = Annotated[
@@ -38,7 +38,7 @@ def recall_command(
                 "recall needs churn scores: pass --scores scores.parquet (one row per user, "
                 "written by batch scoring)"
             )
-        cfg = load_config(config)
+        cfg = open_config(config)
         plan = load_policy(policy)
         decided = decisions(read_scores(scores), read_all(current_version(store_root(cfg))), plan)
         write_recall_list(decided, out)
@@ -72,7 +72,7 @@ def review_command(
     from winback.cli.render import print_review, print_update
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         listed = read_campaign(campaign)
         chosen = open_engine(cfg.engine, engine)
         with console.status("reading events after the campaign"):

@@ -55,7 +55,7 @@ def source_table(title: str, report: SourceReport) -> Table:
 def print_prepared(prepared: Prepared) -> None:
     if prepared.reused:
         console.print(
-            f"[dim]sources unchanged since {prepared.run_time}: reusing validated data[/dim]"
+            f"sources unchanged since {prepared.run_time}: reusing validated data", style="dim"
         )
     console.print(source_table("events", prepared.events))
     if prepared.users is not None:
@@ -250,8 +250,9 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
     console.print(table)
     if not result.complete:
         console.print(
-            f"[yellow]the window ends {result.window_end} but events stop at "
-            f"{result.observed_until}: return rates are still rising[/yellow]"
+            f"the window ends {result.window_end} but events stop at "
+            f"{result.observed_until}: return rates are still rising",
+            style="yellow",
         )
     console.print(f"report: {files.html}  ({files.markdown.name}, {len(files.charts)} charts)")
     console.print(f"MLflow run: {run_id}")
@@ -266,8 +267,9 @@ def print_update(update: PolicyUpdate | None) -> None:
         f"measured save rates ({rates or 'none in this policy'}) written to {update.path}"
     )
     console.print(
-        "[dim]a new file, because the YAML writer cannot keep comments: "
-        "review it and replace the policy[/dim]"
+        "a new file, because the YAML writer cannot keep comments: "
+        "review it and replace the policy",
+        style="dim",
     )
     if update.not_in_policy:
         console.print(f"not in the policy any more: {', '.join(update.not_in_policy)}")

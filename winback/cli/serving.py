@@ -13,12 +13,13 @@ from core.config import load_config
 from winback.cli.common import (
     ConfigOption,
     EngineOption,
+    open_config,
     open_engine,
     open_spark,
     parse_date,
     user_errors,
 )
-from winback.cli.console import console
+from winback.cli.console import console, working
 
 
 def materialize_command(
@@ -33,14 +34,12 @@ def materialize_command(
     from winback.cli.render import print_store_version
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         if cutoff not in ("latest", "now"):
             parse_date(cutoff, "--cutoff")
         chosen = open_engine(cfg.engine, engine)
-        with console.status("materializing") as status:
-            version = materialize(
-                cfg, chosen, resolve_cutoff(cutoff, cfg, chosen), progress=status.update
-            )
+        with working("materializing") as say:
+            version = materialize(cfg, chosen, resolve_cutoff(cutoff, cfg, chosen), progress=say)
         print_store_version(version)
 
 
@@ -63,7 +62,7 @@ def score(
     from winback.cli.render import print_scores, score_counts
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg))
         with console.status("loading the champion and the online store"):
             source.refresh()

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from core.config import load_config
-from winback.cli.common import ConfigOption, EngineOption, open_engine, user_errors
-from winback.cli.console import console
+from winback.cli.common import ConfigOption, EngineOption, open_config, open_engine, user_errors
+from winback.cli.console import console, working
 
 
 def _quiet_mlflow() -> None:
@@ -27,11 +26,11 @@ def train(config: ConfigOption, engine: EngineOption = None) -> None:
 
     _quiet_mlflow()
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         store = resolve_store(cfg)
         chosen = open_engine(cfg.engine, engine)
-        with console.status("training") as status:
-            result = train_model(cfg, chosen, store, progress=status.update)
+        with working("training") as say:
+            result = train_model(cfg, chosen, store, progress=say)
         console.print(training_summary(result))
 
 
@@ -43,7 +42,7 @@ def models(config: ConfigOption) -> None:
     from training.summary import versions_table
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         found = versions(resolve_store(cfg), cfg.model.name)
         if not found:
             raise TrainingError(
@@ -62,7 +61,7 @@ def promote(
     from training.registry import promote as move_champion
 
     with user_errors():
-        cfg = load_config(config)
+        cfg = open_config(config)
         store = resolve_store(cfg)
         before = champion_version(store, cfg.model.name)
         move_champion(store, cfg.model.name, str(version))
