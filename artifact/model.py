@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from artifact.bgnbd import BgNbdParams, probabilities
 from core.config import WinbackError
+from features.definition import FeatureDefinition
 from features.spec import Feature, Kind
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
-FORMAT_VERSION = 2  # 2: model families (linear term, blend weight), refit flag
+FORMAT_VERSION = 3  # 2: model families (linear term, blend weight), refit flag; 3: definition
 
 Floats = npt.NDArray[np.float64]
 CalibrationMethod = Literal["isotonic", "sigmoid"]
@@ -156,6 +157,11 @@ class ModelMetadata(_Record):
         default_factory=dict, description="Test-snapshot metrics of the model and baselines"
     )
     lightgbm_version: str = lgb.__version__
+    definition: FeatureDefinition | None = Field(
+        None,
+        description="The feature definition trained with, checked against every online store "
+        "(`artifact.compatibility`); None: trained before it was recorded (format < 3), unknown",
+    )
 
     @property
     def input_names(self) -> list[str]:

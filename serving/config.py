@@ -41,4 +41,18 @@ class ServingConfig(Strict):
         "decides (strategy, group, cost); without it, the ranking only",
     )
 
+    max_active_share_change: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="`winback materialize` needs --force for a store whose share of active "
+        "users differs from the live version's by more than this (absolute)",
+    )
+    max_active_share_ratio: float = Field(
+        2.0,
+        gt=1,
+        description="... or is more than this many times the live version's share, or less "
+        "than its inverse",
+    )
+
     _resolve_policy = field_validator("recall_policy")(resolve_optional_path)

@@ -3,7 +3,8 @@
 One materialization writes the same Arrow table twice: SQLite keyed by user id (sub-ms point
 lookups for the service) and Parquet (fast full scans for batch scoring). Versions live in
 their own folders and `CURRENT` names the live one, replaced atomically, so a reader never
-sees a half-written store.
+sees a half-written store. A version can be written without going live (`publish=False`),
+checked, then published or discarded.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Sequence
@@ -20,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.config import DatasetConfig, WinbackError
-from features.labels import LABEL
+from features.definition import FeatureDefinition
+from features.labels import ACTIVE, LABEL, STATUS
 from features.spec import Feature
 
 TABLE = "features"
@@ -46,6 +50,13 @@ class StoreVersion:
     features: list[str]
     created: str
     folder: str
+    # None in manifests written before they were recorded
+    definition: FeatureDefinition | None = None
+    statuses: dict[str, int] | None = None  # users per status at the cutoff
+
+    @property
+    def active(self) -> int | None:
+        return None if self.statuses is None else self.statuses.get(ACTIVE, 0)
 
     @property
     def sqlite_path(self) -> Path:
@@ -79,10 +90,36 @@ def _write_sqlite(table: pa.Table, path: Path) -> None:
             con.executemany(f"INSERT INTO {TABLE} VALUES ({placeholders})", rows)
 
 
+def _statuses(table: pa.Table) -> dict[str, int] | None:
+    if STATUS not in table.column_names:
+        return None
+    counts = pc.value_counts(table[STATUS]).to_pylist()
+    return dict(sorted((str(item["values"]), int(item["counts"])) for item in counts))
+
+
+def _manifest_text(manifest: StoreVersion) -> str:
+    data = asdict(manifest)
+    definition = manifest.definition
+    data["definition"] = None if definition is None else definition.model_dump()
+    return json.dumps(data, indent=2)
+
+
+def read_manifest(folder: Path) -> StoreVersion:
+    data = json.loads((folder / "manifest.json").read_text())
+    definition = data.pop("definition", None)
+    parsed = None if definition is None else FeatureDefinition.model_validate(definition)
+    return StoreVersion(**data, definition=parsed)
+
+
 def write_version(
-    root: Path, table: pa.Table, cutoff: dt.date, catalog: Sequence[Feature]
+    root: Path,
+    table: pa.Table,
+    cutoff: dt.date,
+    catalog: Sequence[Feature],
+    definition: FeatureDefinition | None = None,
+    publish: bool = True,
 ) -> StoreVersion:
-    """Write a new store version and make it current."""
+    """Write a new store version; make it current unless `publish` is False."""
     table = table.drop_columns([LABEL]) if LABEL in table.column_names else table
     table = table.set_column(
         table.column_names.index("cutoff"), "cutoff", table["cutoff"].cast(pa.string())
@@ -101,18 +138,31 @@ def write_version(
         features=[feature.name for feature in catalog],
         created=created.isoformat(),
         folder=str(folder),
+        definition=definition,
+        statuses=_statuses(table),
     )
-    (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
-    pointer = root / f".{CURRENT}.{uuid.uuid4().hex}"
-    pointer.write_text(version)
-    os.replace(pointer, root / CURRENT)
+    (folder / "manifest.json").write_text(_manifest_text(manifest))
+    if publish:
+        make_current(root, manifest)
     return manifest
+
+
+def make_current(root: Path, version: StoreVersion) -> None:
+    """Point `CURRENT` at a written version, atomically."""
+    pointer = root / f".{CURRENT}.{uuid.uuid4().hex}"
+    pointer.write_text(version.version)
+    os.replace(pointer, root / CURRENT)
+
+
+def discard(version: StoreVersion) -> None:
+    """Remove a version that was written but never published."""
+    shutil.rmtree(version.folder)
 
 
 def current_version(root: Path) -> StoreVersion:
     try:
         version = (root / CURRENT).read_text().strip()
-        return StoreVersion(**json.loads((root / version / "manifest.json").read_text()))
+        return read_manifest(root / version)
     except FileNotFoundError:
         raise StoreError(
             f"{root}: no online store yet; run `winback materialize --config ...` first"

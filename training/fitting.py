@@ -20,6 +20,7 @@ import numpy as np
 
 from artifact.model import CalibrationMap, ChurnModel, ModelMetadata
 from core.config import DatasetConfig
+from features.definition import feature_definition
 from training import baselines, lgbm
 from training.backtest import Search, fold_data, search
 from training.calibration import CalibrationChoice, calibrate
@@ -131,6 +132,7 @@ def _fit(
         refit=split.test in cutoffs,
         best_iteration=booster.current_iteration(),
         seed=config.model.seed,
+        definition=feature_definition(config),
     )
     return ChurnModel(booster, metadata)
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+from features.definition import FeatureDefinition
 from features.spec import Feature
 from serving.online_store import (
     OnlineStore,
     StoreError,
     current_version,
+    discard,
     feature_set_version,
+    make_current,
     read_all,
     write_version,
 )
@@ -62,3 +66,41 @@ def test_a_missing_store_says_how_to_create_one(tmp_path: Path) -> None:
 def test_feature_set_version_changes_with_a_feature_definition() -> None:
     renamed = [Feature("recency_days", "hours", "Hours since the last event", "recency")]
     assert feature_set_version(CATALOG) != feature_set_version(renamed)
+
+
+DEFINITION = FeatureDefinition(fingerprint="abc", values={"churn.active_window_days": "60"})
+
+
+def test_the_manifest_records_the_definition_and_users_per_status(tmp_path: Path) -> None:
+    statuses = table(["a", "b", "c"], [1.0, 2.0, 3.0]).set_column(
+        2, "status", pa.array(["active", "lapsed", "active"])
+    )
+    written = write_version(tmp_path, statuses, dt.date(2024, 3, 1), CATALOG, DEFINITION)
+    read = current_version(tmp_path)
+    assert read == written and read.definition == DEFINITION
+    assert read.statuses == {"active": 2, "lapsed": 1} and read.active == 2
+
+
+def test_an_unpublished_version_leaves_current_alone_until_published(tmp_path: Path) -> None:
+    live = write_version(tmp_path, table(["a"], [1.0]), dt.date(2024, 3, 1), CATALOG)
+    held = write_version(
+        tmp_path, table(["b"], [2.0]), dt.date(2024, 3, 2), CATALOG, DEFINITION, publish=False
+    )
+    assert current_version(tmp_path) == live
+    make_current(tmp_path, held)
+    assert current_version(tmp_path) == held
+    discard(live)
+    assert not Path(live.folder).exists()
+
+
+def test_a_manifest_written_before_definitions_still_loads(tmp_path: Path) -> None:
+    written = write_version(tmp_path, table(["a"], [1.0]), dt.date(2024, 3, 1), CATALOG)
+    manifest = Path(written.folder) / "manifest.json"
+    old = {
+        key: value
+        for key, value in json.loads(manifest.read_text()).items()
+        if key not in ("definition", "statuses")
+    }
+    manifest.write_text(json.dumps(old))
+    read = current_version(tmp_path)
+    assert read.definition is None and read.statuses is None and read.active is None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from core.config import load_config
 from winback.cli.common import (
@@ -19,7 +20,21 @@ from winback.cli.common import (
     parse_date,
     user_errors,
 )
-from winback.cli.console import console, working
+from winback.cli.console import console, errors, working
+
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Go ahead although the store and the champion's feature definitions differ "
+        "(or the store's users look implausible); says what was let through",
+    ),
+]
+
+
+def _warn(message: str) -> None:
+    """One line on stderr; the command goes on."""
+    errors.print(Text.assemble(("warning:", "bold yellow"), " ", message), soft_wrap=True)
 
 
 def materialize_command(
@@ -28,18 +43,33 @@ def materialize_command(
         str, typer.Option(help="latest (day after the last event) | now (today) | YYYY-MM-DD")
     ] = "latest",
     engine: EngineOption = None,
+    force: ForceOption = False,
 ) -> None:
-    """Write every user's features as of the cutoff into a new online store version."""
-    from serving.materialize import materialize, resolve_cutoff
+    """Write every user's features as of the cutoff into a new online store version; it goes
+    live only if it fits the champion and its users look plausible (or with --force)."""
+    from artifact.tracking import resolve_store
+    from serving.materialize import load_champion, materialize, resolve_cutoff
     from winback.cli.render import print_store_version
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with user_errors():
         cfg = open_config(config)
         if cutoff not in ("latest", "now"):
             parse_date(cutoff, "--cutoff")
+        champion = load_champion(resolve_store(cfg), cfg.model.name)
+        if champion is None:
+            _warn(f"{cfg.model.name} has no champion yet: the store is not checked against one")
         chosen = open_engine(cfg.engine, engine)
-        with working("materializing") as say:
-            version = materialize(cfg, chosen, resolve_cutoff(cutoff, cfg, chosen), progress=say)
+        with working("materializing") as status:
+            version = materialize(
+                cfg,
+                chosen,
+                resolve_cutoff(cutoff, cfg, chosen),
+                progress=status,
+                champion=champion,
+                force=force,
+                warn=_warn,
+            )
         print_store_version(version)
 
 
@@ -53,8 +83,11 @@ def score(
         ),
     ],
     engine: EngineOption = None,
+    force: ForceOption = False,
 ) -> None:
-    """Score every user in the online store with the champion model (batch)."""
+    """Score every user in the online store with the champion model (batch); refused when
+    the store was materialized with another feature definition (unless --force)."""
+    from artifact.compatibility import IncompatibleError, check
     from artifact.tracking import resolve_store
     from serving.batch import score_all, write_scores
     from serving.model_source import ServingSource
@@ -68,7 +101,19 @@ def score(
             source.refresh()
         serving = source.current
         assert serving is not None
-        users = f"{serving.store.version.rows:,} users"
+        stored = serving.store.version
+        fit = check(serving.model.metadata, stored.definition, stored.features)
+        pair = f"champion {serving.name} v{serving.version} and online store {stored.version}"
+        if fit.unknown:
+            _warn(f"{fit.unknown}: {pair} are not checked")
+        if not fit.compatible and not force:
+            raise IncompatibleError(
+                f"{pair} do not fit: {fit.describe()}; materialize with the champion's "
+                "config, or pass --force to score anyway"
+            )
+        if not fit.compatible:
+            _warn(f"{pair} do not fit: {fit.describe()}; scoring anyway (--force)")
+        users = f"{stored.rows:,} users"
         if (engine or cfg.engine.kind) == "spark":
             session = open_spark(cfg.engine.spark).session
             from serving.spark_scoring import score_all_on_spark  # pyspark: only when asked
