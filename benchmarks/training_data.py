@@ -36,7 +36,7 @@ from features.snapshots import catalog
 from features.spec import feature_set
 from features.synthetic import EVENT_COLUMNS
 from training.backtest import fold_data
-from training.dataset import TrainingData, assemble, balanced_weights
+from training.dataset import TrainingData, assemble, balanced_weights, training_cutoffs
 from training.lgbm import Design
 
 # 11 monthly cutoffs over a year, about 62% of users active at each: about 1M labelled rows.
@@ -132,7 +132,7 @@ def prepare(size: data.Size, cache: Path = data.CACHE) -> Snapshots:
     def build(staging: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as workdir:  # the validated copies of the log
             config = read_config(_config_data(log, Path(workdir)), Path(workdir))
-            table, _ = snapshots(config, DuckDBEngine(), config.cutoffs.dates())
+            table, _ = snapshots(config, DuckDBEngine(), training_cutoffs(config))
             frame = table.to_pandas()
         frame.to_parquet(staging / SNAPSHOT_FILE, index=False)
         return {"rows": len(frame), "labelled": int(frame[LABEL].notna().sum())}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis.expr.types as ir
 
@@ -23,20 +23,22 @@ def observed_until(events: ir.Table) -> dt.date:
 def snapshots(
     config: DatasetConfig,
     engine: Engine,
-    cutoffs: Sequence[dt.date],
+    cutoffs: Sequence[dt.date] | Callable[[dt.date], Sequence[dt.date]],
     until: dt.date | None = None,
     progress: Progress | None = None,
 ) -> tuple[ir.Table, Prepared]:
-    """Snapshot table for `cutoffs` (validating sources first if they changed)."""
+    """Snapshot table for `cutoffs` (validating sources first if they changed); `cutoffs` may
+    be a function of the first day the log does not cover (training's backtest cutoffs)."""
     prepared = prepare(config, engine, progress=progress)
     events = canonical_events(engine, prepared)
     users = canonical_users(engine, prepared)
+    observed = until or observed_until(events)
     table = build_snapshots(
         events,
         users,
-        cutoffs,
+        cutoffs(observed) if callable(cutoffs) else cutoffs,
         feature_set(config),
         config.churn,
-        until or observed_until(events),
+        observed,
     )
     return table, prepared

@@ -16,7 +16,7 @@ from features.snapshots import catalog
 from features.spec import Feature, feature_set
 from features.synthetic import generate, write
 from tests.trained import SPEC, ConfigFactory, config_data
-from training.dataset import TrainingData, assemble
+from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
 
 
@@ -41,7 +41,7 @@ def make_config(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def snapshot(make_config: ConfigFactory) -> pd.DataFrame:
     config = make_config()
-    table, _ = snapshots(config, DuckDBEngine(threads=2), config.cutoffs.dates())
+    table, _ = snapshots(config, DuckDBEngine(threads=2), training_cutoffs(config))
     return table.to_pandas()
 
 

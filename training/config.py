@@ -34,7 +34,12 @@ class BacktestConfig(Strict):
     """Rolling-origin backtest: each fold's cutoff is predicted by a model trained only on
     cutoffs whose label windows end by it; the pooled predictions choose and calibrate."""
 
-    folds: PositiveInt = Field(4, description="Latest cutoffs before the test one to backtest")
+    folds: PositiveInt = Field(4, description="Cutoffs before the test one to backtest")
+    step_days: PositiveInt | None = Field(
+        7,
+        description="Days between fold cutoffs, counted back from the test cutoff (added to "
+        "the snapshot off the grid); null = the latest grid cutoffs",
+    )
     min_rows: PositiveInt = Field(
         200, description="Fewest labelled users a fold or the test cutoff needs to count"
     )

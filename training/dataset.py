@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -18,6 +18,7 @@ import pandas as pd
 from artifact.bgnbd import BgNbdParams
 from artifact.bgnbd import features as derived_features
 from artifact.model import FeatureInfo, add_derived, encode
+from core.config import DatasetConfig
 from features.labels import LABEL
 from features.spec import Feature
 from features.timeline import CUTOFF
@@ -25,7 +26,7 @@ from training import bgnbd
 from training.config import BacktestConfig, ModelConfig
 from training.errors import TrainingError
 from training.lgbm import Design, Floats
-from training.split import TemporalSplit, temporal_split
+from training.split import TemporalSplit, backtest_grid, temporal_split
 
 FINGERPRINT_DECIMALS = 6
 
@@ -140,13 +141,28 @@ def _eligible(
     return replace(split, folds=tuple(kept)), tuple(skipped)
 
 
+def training_cutoffs(config: DatasetConfig) -> Callable[[dt.date], list[dt.date]]:
+    """The snapshot cutoffs training needs, given the first day the log does not cover: the
+    configured grid and the backtest's fold cutoffs."""
+    rules = config.model.backtest
+
+    def cutoffs(until: dt.date) -> list[dt.date]:
+        grid = config.cutoffs.dates()
+        return backtest_grid(grid, config.churn.horizon_days, until, rules.folds, rules.step_days)
+
+    return cutoffs
+
+
 def assemble(
     snapshot: pd.DataFrame, catalog: Sequence[Feature], horizon_days: int, config: ModelConfig
 ) -> TrainingData:
     snapshot = _by_date(snapshot)
     labelled = snapshot[snapshot[LABEL].notna()].astype({LABEL: "int8"})
-    split = temporal_split(list(labelled[CUTOFF].unique()), horizon_days, config.backtest.folds)
-    split, skipped = _eligible(split, labelled, config.backtest)
+    rules = config.backtest
+    split = temporal_split(
+        list(labelled[CUTOFF].unique()), horizon_days, rules.folds, rules.step_days
+    )
+    split, skipped = _eligible(split, labelled, rules)
     derived = derived_features(horizon_days) if config.probability_alive else []
     used = labelled[labelled[CUTOFF].isin(split.refit)]
     return TrainingData(

@@ -257,8 +257,9 @@ def train(
     """One MLflow run and one registered version; `store` is where both go."""
     say = progress or _silent
     experiment = _experiment(config, store)  # first: a bad store fails before the long build
-    say(f"[1/{STEPS}] building snapshots for {len(config.cutoffs.dates())} cutoffs")
-    table, _ = snapshots(config, engine, config.cutoffs.dates(), progress=say)
+    grid = len(config.cutoffs.dates())
+    say(f"[1/{STEPS}] building snapshots for {grid} cutoffs and the backtest's")
+    table, _ = snapshots(config, engine, dataset.training_cutoffs(config), progress=say)
     return _train_on(config, table.to_pandas(), store, experiment, say)
 
 

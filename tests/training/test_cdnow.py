@@ -14,7 +14,7 @@ from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
 from training import baselines
-from training.dataset import assemble, labels
+from training.dataset import assemble, labels, training_cutoffs
 from training.evaluation import MODEL, Evaluation, evaluate_all
 from training.fitting import fit_model
 
@@ -28,16 +28,16 @@ pytestmark = pytest.mark.slow
 def evaluation(tmp_path_factory: pytest.TempPathFactory) -> Evaluation:
     config = load_config(CONFIG)
     config = config.model_copy(update={"workdir": str(tmp_path_factory.mktemp("cdnow"))})
-    table, _ = snapshots(config, DuckDBEngine(), config.cutoffs.dates())
+    table, _ = snapshots(config, DuckDBEngine(), training_cutoffs(config))
     data = assemble(
         table.to_pandas(), catalog(feature_set(config)), config.churn.horizon_days, config.model
     )
     assert data.split.test == dt.date(1998, 3, 28)
     assert [fold.cutoff for fold in data.split.folds] == [
-        dt.date(1997, 11, 28),
-        dt.date(1997, 12, 28),
-        dt.date(1998, 1, 27),
-        dt.date(1998, 2, 26),
+        dt.date(1998, 2, 28),
+        dt.date(1998, 3, 7),
+        dt.date(1998, 3, 14),
+        dt.date(1998, 3, 21),
     ]
     assert max(data.split.train) == dt.date(1997, 12, 28)  # its labels end by 1998-03-28
     fitted = fit_model(config, data)
@@ -58,12 +58,6 @@ def test_the_model_beats_each_baseline_on_the_test_cutoff(
     assert model > other
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, issue 15 open: the backtest picks blend 0.75 and its test ECE is 0.0303 "
-    "(the test cutoff's churn rate, 0.614, jumps above every fold's, 0.580-0.619); strict, so "
-    "this fails once it is met and the mark must go",
-)
 def test_probabilities_stay_calibrated_on_the_test_cutoff(evaluation: Evaluation) -> None:
     ece = evaluation.test[MODEL]["ece"]
     assert ece is not None and ece <= ECE_BOUND

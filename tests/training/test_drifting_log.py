@@ -16,7 +16,7 @@ from features.synthetic import DRIFT_PRESETS, SyntheticSpec, generate, write
 from features.timeline import CUTOFF
 from tests.trained import config_data
 from training import baselines
-from training.dataset import TrainingData, assemble, labels
+from training.dataset import TrainingData, assemble, labels, training_cutoffs
 from training.evaluation import BASELINES, MODEL, Evaluation, evaluate_all
 from training.fitting import fit_model
 
@@ -34,7 +34,7 @@ def drifting(tmp_path_factory: pytest.TempPathFactory) -> Drifting:
     data = config_data(folder / "data", folder / "work", search={"trials": 2})
     data["cutoffs"] = {"start": "2025-04-01", "end": "2025-09-28", "step_days": 30}
     config = parse_config(data, folder / "config.yaml")
-    table, _ = snapshots(config, DuckDBEngine(threads=2), config.cutoffs.dates())
+    table, _ = snapshots(config, DuckDBEngine(threads=2), training_cutoffs(config))
     return config, assemble(table.to_pandas(), catalog(feature_set(config)), 30, config.model)
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from training.errors import TrainingError
-from training.split import temporal_split
+from training.split import backtest_grid, known_by, temporal_split
 
 START = dt.date(2024, 1, 1)
 
@@ -31,19 +31,35 @@ def test_test_is_the_last_cutoff_and_folds_the_latest_before_it() -> None:
     assert split.refit == tuple(every(30, 10))
 
 
+def test_folds_a_week_apart_are_added_before_the_test_cutoff_off_the_grid() -> None:
+    until = day(270 + 90)  # the log covers the last grid cutoff's label window exactly
+    cutoffs = backtest_grid(every(30, 10), 90, until, folds=3, step_days=7)
+    assert sorted(set(cutoffs) - set(every(30, 10))) == [day(249), day(256), day(263)]
+    split = temporal_split(cutoffs, horizon_days=90, folds=3, step_days=7)
+    assert split.test == day(270)
+    assert [fold.cutoff for fold in split.folds] == [day(249), day(256), day(263)]
+    assert split.folds[0].train == tuple(every(30, 6))  # windows ending by day 249: day 150
+    assert split.train == tuple(every(30, 7))
+
+
 @given(
     step=st.integers(1, 60),
     count=st.integers(2, 30),
     horizon=st.integers(1, 120),
     folds=st.integers(1, 6),
+    fold_step=st.none() | st.integers(1, 30),
+    covered=st.integers(0, 400),
 )
 def test_no_fold_trains_on_a_label_window_that_reaches_its_own_cutoff(
-    step: int, count: int, horizon: int, folds: int
+    step: int, count: int, horizon: int, folds: int, fold_step: int | None, covered: int
 ) -> None:
+    """Whether the folds are the grid's latest cutoffs or added a `fold_step` apart, and
+    wherever the log ends (`covered` days after the first cutoff)."""
     window = dt.timedelta(days=horizon)
-    cutoffs = every(step, count)
+    built = backtest_grid(every(step, count), horizon, day(covered), folds, fold_step)
+    cutoffs = list(known_by(built, day(covered), horizon))  # the labelled ones
     try:
-        split = temporal_split(cutoffs, horizon, folds)
+        split = temporal_split(cutoffs, horizon, folds, fold_step)
     except TrainingError:
         return
     for fold in [*split.folds, split.evaluation]:
