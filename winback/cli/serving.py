@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -21,6 +21,12 @@ from winback.cli.common import (
     user_errors,
 )
 from winback.cli.console import console, errors, working
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.config import DatasetConfig
+    from serving.model_source import Serving
 
 ForceOption = Annotated[
     bool,
@@ -87,9 +93,12 @@ def score(
 ) -> None:
     """Score every user in the online store with the champion model (batch); refused when
     the store was materialized with another feature definition (unless --force)."""
+    import pandas as pd
+
     from artifact.compatibility import IncompatibleError, check
     from artifact.tracking import resolve_store
     from serving.batch import score_all, write_scores
+    from serving.ledger import COLUMNS as LEDGER_COLUMNS
     from serving.model_source import ServingSource
     from serving.online_store import store_root
     from winback.cli.render import print_scores, score_counts
@@ -121,11 +130,34 @@ def score(
             with console.status(f"scoring {users} on Spark"):
                 written = score_all_on_spark(session, serving, out)
             print_scores(written.out, written.counts, written.top, written.rows_per_file)
+            if Path(out).exists():  # a local folder: the ledger keeps it too
+                _record(cfg, serving, pd.read_parquet(out, columns=list(LEDGER_COLUMNS)))
+            else:
+                _warn(f"{out} is not a local path: not recorded in the ledger")
             return
         with console.status(f"scoring {users}"):
             scores = score_all(serving)
             write_scores(scores, Path(out))
         print_scores(out, score_counts(scores), scores[scores["rank"].notna()])
+        _record(cfg, serving, scores)
+
+
+def _record(cfg: DatasetConfig, serving: Serving, scores: pd.DataFrame) -> None:
+    """Into the ledger (`winback monitor` checks it later) and noted on an MLflow run."""
+    import datetime as dt
+
+    from artifact.tracking import resolve_store
+    from serving.ledger import Entry, ledger_root, record
+    from serving.ledger_tracking import log_entry
+
+    stored = serving.store.version
+    entry = Entry(
+        serving.name, serving.version, stored.version, dt.date.fromisoformat(stored.cutoff)
+    )
+    with console.status("recording the scores in the ledger"):
+        path = record(ledger_root(cfg), scores, entry)
+        run_id = log_entry(resolve_store(cfg), entry, path, scores)
+    console.print(f"ledger: {path} (MLflow run {run_id})", soft_wrap=True)
 
 
 def serve(
