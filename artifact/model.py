@@ -21,13 +21,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from artifact.bgnbd import BgNbdParams, probabilities
+from artifact.reference import Reference
 from core.config import WinbackError
 from features.definition import FeatureDefinition
 from features.spec import Feature, Kind
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
-FORMAT_VERSION = 3  # 2: model families (linear term, blend weight), refit flag; 3: definition
+# 2: model families (linear term, blend weight), refit flag; 3: definition; 4: drift reference
+FORMAT_VERSION = 4
 
 Floats = npt.NDArray[np.float64]
 CalibrationMethod = Literal["isotonic", "sigmoid"]
@@ -161,6 +163,11 @@ class ModelMetadata(_Record):
         None,
         description="The feature definition trained with, checked against every online store "
         "(`artifact.compatibility`); None: trained before it was recorded (format < 3), unknown",
+    )
+    reference: Reference | None = Field(
+        None,
+        description="Inputs and score binned on the test snapshot, for drift (`winback "
+        "monitor`); None: trained before it was recorded (format < 4)",
     )
 
     @property

@@ -2,7 +2,7 @@
 error names the file and key) and the errors a user can act on.
 
 Every package may import this module; it imports only the section modules (`features.config`,
-`training.config`, `serving.config`), which import nothing of the project but
+`training.config`, `serving.config`, `monitoring.config`), which import nothing of the project but
 `core.sections`. The layer contract in pyproject.toml holds both rules.
 """
 
@@ -24,6 +24,7 @@ from features.config import (
     FeatureConfig,
     UserSource,
 )
+from monitoring.config import MonitorConfig
 from serving.config import ServingConfig
 from training.config import ModelConfig
 
@@ -51,6 +52,7 @@ class DatasetConfig(Strict):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     model: ModelConfig
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     _resolve_workdir = field_validator("workdir")(resolve_path)
 

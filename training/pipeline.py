@@ -23,6 +23,7 @@ from mlflow.models.model import ModelInfo
 from threadpoolctl import threadpool_limits
 
 from artifact.model import ChurnModel
+from artifact.reference import reference_of
 from artifact.tracking import TrackingStore, experiment_id
 from core.config import DatasetConfig
 from features.engine import Engine
@@ -57,11 +58,15 @@ class TrainingResult:
 
 def _with_results(model: ChurnModel, evaluation: Evaluation, test: pd.DataFrame) -> ChurnModel:
     """The metadata gains the model's own score distribution on the test snapshot (for risk
-    percentiles) and every test metric of the evaluated fit."""
+    percentiles), its inputs and score binned there (the drift reference `winback monitor`
+    compares served rows with) and every test metric of the evaluated fit."""
     levels = np.linspace(0.0, 1.0, REFERENCE_QUANTILES)
-    reference = np.quantile(model.predict_proba(test), levels).round(6).tolist()
+    score = model.predict_proba(test)
+    quantiles = np.quantile(score, levels).round(6).tolist()
+    kinds = {info.name: info.kind for info in model.metadata.features}
+    drift = reference_of(model.inputs(test), kinds, score)
     metadata = model.metadata.model_copy(
-        update={"reference_scores": reference, "metrics": evaluation.test}
+        update={"reference_scores": quantiles, "reference": drift, "metrics": evaluation.test}
     )
     return ChurnModel(model.booster, metadata)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from winback.cli import data, features, recall, serving, training
+from winback.cli import data, features, monitoring, recall, serving, training
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -23,3 +23,4 @@ features.register(app)
 serving.register(app)
 recall.register(app)
 training.register(app)
+monitoring.register(app)
