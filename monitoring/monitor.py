@@ -118,17 +118,20 @@ def _drift_findings(
     hoped: Expected,
     config: MonitorConfig,
 ) -> list[Finding]:
-    """The score's drift is judged as it is. An input's drift alerts only while the score
-    has moved too (at least its warning level): lifetime counts and tenure grow as any log
-    ages, so on a stationary log they pass the alert line within months although the
-    predictions do not change (measured: README, Monitoring); alone they warn."""
+    """The score's drift is judged as it is, and so is a category's (Jensen-Shannon): a level
+    never seen in training, such as a new acquisition channel, is news whatever the score
+    does. A number's drift alerts only while the score has moved too (at least its warning
+    level): lifetime counts and tenure grow as any log ages, so on a stationary log they pass
+    the alert line within months although the predictions do not change (measured: README,
+    Monitoring); alone they warn."""
     found = []
     if score is not None and score.level != "ok":
         found.append(_drift_finding(score, "the score", config, score.level))
     score_moved = score is not None and score.level != "ok"
     for item in features:
         if item.level != "ok":
-            level: Level = "alert" if item.level == "alert" and score_moved else "warn"
+            judged = score_moved or item.statistic == "js"
+            level: Level = "alert" if item.level == "alert" and judged else "warn"
             found.append(_drift_finding(item, item.name, config, level))
     promised = promise.value("roc_auc")
     if promised is not None and promised - hoped.roc_auc > config.max_auc_drop:

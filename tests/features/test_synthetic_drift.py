@@ -329,3 +329,107 @@ def test_generate_cli_writes_the_named_drift_and_refuses_unknown_ones(tmp_path: 
     result = runner.invoke(app, [*args, "--drift", "churn-fall"])
     assert result.exit_code == 2
     assert "churn-rise" in result.output
+
+
+STEP_DAY = datetime.date(2025, 3, 2)  # day 60 of a 120-day log from 2025-01-01
+SHORT = SyntheticSpec(users=2_000, days=120, seed=3)
+
+
+def stepped(preset: str) -> SyntheticSpec:
+    return dataclasses.replace(
+        SHORT, drift=dataclasses.replace(DRIFT_PRESETS[preset], since=STEP_DAY)
+    )
+
+
+def sessions_by_segment(log: SyntheticLog, attribute: str, level: str) -> pd.Series:
+    """Sessions (each opens with a visit) of the segment's users and the others, before and
+    from STEP_DAY."""
+    visits = log.events[log.events["event"] == "visit"].merge(log.users, on="user_id")
+    member = (visits[attribute] == level).rename("member")
+    return visits.groupby([member, (visits["ts"] >= pd.Timestamp(STEP_DAY)).rename("after")]).size()
+
+
+def test_segment_drop_thins_the_segments_sessions_from_the_date_and_nobody_elses() -> None:
+    """The step reuses the stationary log's draws: a session the stationary log has is kept
+    with probability `segment_activity` for a segment user from the date on, and always
+    otherwise, so only that one count moves, and by the planted factor."""
+    spec = stepped("segment-drop")
+    assert spec.drift is not None and spec.drift.segment is not None
+    log = generate(spec)
+    drifted = sessions_by_segment(log, *spec.drift.segment)
+    base = sessions_by_segment(generate(SHORT), *spec.drift.segment)
+    ratio = drifted / base
+    assert ratio.drop((True, True)).eq(1.0).all()
+    expected, n = spec.drift.segment_activity, base[(True, True)]
+    assert abs(ratio[(True, True)] - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
+    attribute, level = spec.drift.segment
+    frame = log.truth.merge(log.users, on="user_id")
+    member = frame[attribute] == level
+    assert (frame.loc[member, "activity_factor"] == expected).all()
+    assert (frame.loc[~member, "activity_factor"] == 1.0).all()
+
+
+def test_new_channel_takes_every_signup_from_the_date_and_no_earlier_one() -> None:
+    spec = stepped("new-channel")
+    assert spec.drift is not None
+    log = generate(spec)
+    new = log.users["channel"] == spec.drift.new_channel
+    from_the_date = log.users["signup_ts"] >= pd.Timestamp(STEP_DAY)
+    assert from_the_date.sum() > 100
+    assert (new == from_the_date).all()
+    base = generate(SHORT).users
+    assert (log.users.loc[~new, "channel"] == base.loc[~new, "channel"]).all()
+
+
+def test_stepped_drifts_round_trip_through_their_file(tmp_path: Path) -> None:
+    for preset in ("segment-drop", "new-channel"):
+        log = generate(stepped(preset))
+        write(log, tmp_path)
+        assert read(tmp_path).drift == log.drift
+        assert log.drift is not None and log.drift.since == STEP_DAY
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"segment": ("plan", "gold")},
+        {"segment": ("archetype", "power")},
+        {"segment": ("plan", "free"), "segment_activity": 0.0},
+        {"segment": ("plan", "free"), "segment_activity": 1.5},
+        {"new_channel": "paid"},
+        {"new_channel": ""},
+        {"since": STEP_DAY},  # a date with nothing to change on it
+    ],
+)
+def test_rejects_impossible_steps(fields: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Drift(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "since", [None, SHORT.start, SHORT.start + datetime.timedelta(days=SHORT.days)]
+)
+def test_a_step_needs_a_date_inside_the_log(since: datetime.date | None) -> None:
+    drift = dataclasses.replace(DRIFT_PRESETS["new-channel"], since=since)
+    with pytest.raises(ValueError, match="date"):
+        dataclasses.replace(SHORT, drift=drift)
+
+
+def test_generate_cli_plants_a_step_on_the_given_date_and_only_there(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["generate", "--users", "300", "--days", "60", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--drift", "new-channel", "--drift-from", "2025-02-01"])
+    assert result.exit_code == 0, result.output
+    planted = Drift.from_json((tmp_path / DRIFT_FILE).read_text())
+    assert planted == dataclasses.replace(
+        DRIFT_PRESETS["new-channel"], since=datetime.date(2025, 2, 1)
+    )
+    for wrong in (
+        ["--drift", "segment-drop"],  # no date
+        ["--drift", "churn-rise", "--drift-from", "2025-02-01"],  # not a step
+        ["--drift", "segment-drop", "--drift-from", "2026-02-01"],  # after the log
+        ["--drift", "segment-drop", "--drift-from", "soon"],
+    ):
+        result = runner.invoke(app, [*args, *wrong])
+        assert result.exit_code == 2, (wrong, result.output)
+        assert "--drift-from" in result.output

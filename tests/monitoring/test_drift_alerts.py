@@ -1,9 +1,11 @@
 """Drift planted with the generator (`--drift churn-rise`) alerts at the first open snapshot
-after the score has moved; the same log without drift raises no alert over six monthly
-snapshots, and there CBPE's expected ROC AUC is within 0.03 of the realised one.
+after the score has moved; drift planted from a date (`segment-drop`, `new-channel`) alerts,
+on the drifted inputs, at the first scoring after that date; the same log without drift
+raises no alert over six monthly snapshots, and there CBPE's expected ROC AUC is within 0.03
+of the realised one.
 
-3,000 users over a year, trained on cutoffs to 2025-07-01, scored monthly to 2025-12-01 and
-judged as of 2025-12-20 (the last snapshot still open). About 17 s per log here."""
+3,000 users over a year, trained on cutoffs to 2025-07-01, scored monthly and judged with the
+last snapshot still open. About 20 s per log here."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ def _run(*args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def _monitored(folder: Path, drift: list[str], cutoffs: list[str]) -> tuple[int, dict]:
+def _monitored(
+    folder: Path, drift: list[str], cutoffs: list[str], as_of: str = "2025-12-20"
+) -> tuple[int, dict]:
     data, work = folder / "data", folder / "work"
     _run("generate", "--users", "3000", "--days", "365", "--seed", "5", "--out", str(data), *drift)
     text = (REPO / "configs" / "demo.yaml").read_text()
@@ -47,7 +51,7 @@ def _monitored(folder: Path, drift: list[str], cutoffs: list[str]) -> tuple[int,
     for cutoff in cutoffs:
         _run("materialize", "-c", c, "--cutoff", cutoff, "--force")
         _run("score", "-c", c, "--out", str(folder / f"scores-{cutoff}.parquet"))
-    result = runner.invoke(app, ["monitor", "-c", c, "--as-of", "2025-12-20"])
+    result = runner.invoke(app, ["monitor", "-c", c, "--as-of", as_of])
     return result.exit_code, json.loads((work / "monitor" / "summary.json").read_text())
 
 
@@ -69,3 +73,36 @@ def test_planted_churn_rise_alerts_once_the_score_moves(tmp_path: Path) -> None:
     assert snapshot["score_drift"]["value"] >= 0.1
     assert any(d["value"] >= 0.2 for d in snapshot["drift"])
     assert summary["verdict"].startswith("Retrain recommended because")
+
+
+def _alerts(snapshot: dict) -> list[str]:
+    return [f["text"] for f in snapshot["findings"] if f["level"] == "alert"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "drifted", "score_alerts"),
+    [
+        # the free plan's activity falls: its last 30 days, and so the score, move
+        ("segment-drop", ("active_days_30d", "events_30d", "events_trend_ratio_30d"), True),
+        # signups come from a channel never seen: that attribute moves, the score need not
+        ("new-channel", ("channel",), False),
+    ],
+)
+def test_drift_planted_from_a_date_alerts_on_the_drifted_inputs_at_the_next_scoring(
+    tmp_path: Path, preset: str, drifted: tuple[str, ...], score_alerts: bool
+) -> None:
+    months = ["2025-08-01", "2025-09-01", "2025-10-01"]
+    step = ["--drift", preset, "--drift-from", "2025-09-01"]
+    code, summary = _monitored(tmp_path, step, months, as_of="2025-10-20")
+    assert code == 1, summary["verdict"]
+    before, _on_the_date, after = summary["snapshots"]
+    assert _alerts(before) == []  # nothing had changed yet
+    # The snapshot scored on the date sees no drifted event (features end before it), and
+    # matured, may alert on what happened after it; the next one is open and judged on drift.
+    assert not after["matured"]
+    alerts = _alerts(after)
+    for name in drifted:
+        assert any(f" of {name} " in text for text in alerts), (name, alerts)
+    assert any(" of the score " in text for text in alerts) == score_alerts, alerts
+    by_name = {d["name"]: d for d in after["drift"]}
+    assert all(by_name[name]["level"] == "alert" for name in drifted)

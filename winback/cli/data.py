@@ -51,12 +51,23 @@ def generate(
         typer.Option(
             help="Make the log drift (saved as drift.json): churn-rise (churn base rate"
             " doubles from the first to the last quarter, later signups shift to casual and"
-            " bargain users and the paid channel) or mix-shift (only that shift of the mix)",
+            " bargain users and the paid channel), mix-shift (only that shift of the mix);"
+            " from --drift-from on: segment-drop (the free plan's activity falls to"
+            " 30%) or new-channel (every signup comes from a new channel, `influencer`)",
+            show_default=False,
+        ),
+    ] = None,
+    drift_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Day the step of segment-drop or new-channel happens (YYYY-MM-DD)",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Write a synthetic event log with planted churn dynamics and its ground truth."""
+    import dataclasses
+
     from features import synthetic
     from features.synthetic import DRIFT_PRESETS, SyntheticSpec
     from winback.cli.render import print_generated
@@ -65,13 +76,19 @@ def generate(
         raise typer.BadParameter(
             f"{drift!r}: expected one of {', '.join(DRIFT_PRESETS)}", param_hint="--drift"
         )
-    spec = SyntheticSpec(
-        users=users,
-        days=days,
-        seed=seed,
-        start=parse_date(start, "--start"),
-        drift=None if drift is None else DRIFT_PRESETS[drift],
-    )
+    preset = None if drift is None else DRIFT_PRESETS[drift]
+    stepped = preset is not None and preset.stepped
+    if stepped != (drift_from is not None):
+        needs = f"--drift {drift} needs a date" if stepped else "only a stepped --drift takes it"
+        raise typer.BadParameter(f"{needs} (segment-drop, new-channel)", param_hint="--drift-from")
+    if preset is not None and drift_from is not None:
+        preset = dataclasses.replace(preset, since=parse_date(drift_from, "--drift-from"))
+    try:
+        spec = SyntheticSpec(
+            users=users, days=days, seed=seed, start=parse_date(start, "--start"), drift=preset
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--drift-from") from None
     with console.status(f"generating {users:,} users x {days} days"):
         log = synthetic.generate(spec)
         paths = synthetic.write(log, out)
