@@ -19,11 +19,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Java runs local Spark (tests and --engine spark); installed from Debian if missing.
+# Java runs local Spark (tests and --engine spark); Chromium renders the monitor's HTML report
+# in a test (driven by Playwright, which is told to use this browser, not to download its own).
+# Both from Debian, if missing.
 system-deps:
 	@command -v java >/dev/null 2>&1 || { \
 	  echo "installing Java 17 for Spark"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Chromium for the report's browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # The synthetic log runs to 2026-01-01: the campaign goes out on 2025-12-01 from features as of
 # that day, a known effect is planted in the following 28 days, and the review must find it.

@@ -2,18 +2,24 @@
 SQLite MLflow store, a DuckDB-built online store, the synthetic log's own labels.
 
 The matured snapshot's realised metrics are checked against an independent computation: the
-labels straight from the raw events with pandas, the metrics with sklearn."""
+labels straight from the raw events with pandas, the metrics with sklearn. The HTML report is
+opened in a real headless Chromium (Debian's, driven by Playwright; `make system-deps`
+installs it)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
+from playwright.sync_api import sync_playwright
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from typer.testing import CliRunner
 
@@ -114,3 +120,37 @@ def test_a_stationary_log_exits_0_with_a_report(monitored: dict) -> None:
     for image in ("score_distribution", "drift", "metrics_over_time", "reliability"):
         assert (monitored["report"] / f"{image}.png").stat().st_size > 5_000
         assert f'src="{image}.png"' in html
+
+
+def _painted(png: bytes) -> tuple[int, float]:
+    """Distinct colours and the share of pixels that are not white."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    return len(np.unique(pixels, axis=0)), float((pixels < 250).any(axis=1).mean())
+
+
+@pytest.mark.integration
+def test_the_html_report_renders_with_its_plots_in_headless_chromium(monitored: dict) -> None:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: run `make system-deps`"
+    with sync_playwright() as playwright:
+        # Debian's browser, not one Playwright downloads; as root Chromium needs --no-sandbox
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((monitored["report"] / "monitor.html").resolve().as_uri())
+            page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+            images = page.locator("img")
+            assert images.count() == 4
+            plots = []
+            for index in range(images.count()):
+                image = images.nth(index)
+                assert image.evaluate("i => i.naturalWidth") > 0, image.get_attribute("src")
+                plots.append(image.screenshot())
+            whole = page.screenshot(full_page=True)
+        finally:
+            browser.close()
+    colours, inked = _painted(whole)
+    assert colours > 100 and inked > 0.05, (colours, inked)
+    for png in plots:  # each plot drawn, not an empty frame
+        colours, inked = _painted(png)
+        assert colours > 20 and inked > 0.02, (colours, inked)
