@@ -10,6 +10,7 @@ from benchmarks import (
     bench_cli,
     bench_features,
     bench_generator,
+    bench_monitor,
     bench_serving,
     bench_soak,
     bench_spark,
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "soak": bench_soak.main,
     "spark": bench_spark.main,
     "cli": bench_cli.main,
+    "monitor": bench_monitor.main,
 }
 
 
