@@ -139,9 +139,13 @@ class ServingSource:
     def _recheck(self, live: Serving) -> Serving:
         """The live store's file changed on disk: check it again on a fresh connection (the
         old one may hold pages of the file as it was); a failure marks the live pair damaged."""
+        store = None
         try:
-            return replace(live, store=OnlineStore(live.store.version)).checked()
+            store = OnlineStore(live.store.version)
+            return replace(live, store=store).checked()
         except Exception as error:
+            if store is not None:
+                store.close()
             self._damaged = (
                 f"the live online store {live.store.version.version} is damaged: {error}"
             )

@@ -164,6 +164,16 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) 
     raise TimeoutError("server never became ready")
 
 
+def wait_workers(log: Path, workers: int, process: subprocess.Popen[bytes]) -> None:
+    """/readyz answers once one worker is up; tests that fault a running service need all
+    of them started (each logs this line when its service object exists)."""
+    deadline = time.monotonic() + 90
+    while log.read_text(errors="replace").count("Service winback initialized") < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"not all {workers} workers started; see {log}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def serve(config_path: Path, log: Path) -> Iterator[Server]:
     """`winback serve` with the bearer token set, stopped (with its workers) on exit."""
@@ -180,9 +190,11 @@ def serve(config_path: Path, log: Path) -> Iterator[Server]:
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
+    config = load_config(config_path)
     try:
         wait_ready(url, process)
-        yield Server(url, load_config(config_path), config_path, process)
+        wait_workers(log, config.serving.workers, process)
+        yield Server(url, config, config_path, process)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
