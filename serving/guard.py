@@ -15,10 +15,13 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from serving.auth import ASGIApp, Receive, Scope, Send
+from serving.client_logs import BENTOML_LOGGER
 from serving.config import ServingConfig
 from serving.launch import BODY_LIMIT_ENV
 
-log = logging.getLogger(__name__)
+# BentoML's own request logger, where its 4xx lines go too: one place for every client
+# mistake, shown at INFO by BentoML's logging setup (which hides other loggers' INFO).
+log = logging.getLogger(BENTOML_LOGGER)
 JSON_TYPES = frozenset({"application/json", ""})
 DEFAULT_LIMIT: int = ServingConfig.model_fields["max_body_bytes"].default
 
