@@ -1,15 +1,19 @@
 """Turn booster margins into honest probabilities, fitted on the validation snapshot.
 
 Isotonic regression is flexible and always wins on the data it was fitted on, so the two
-methods are compared by cross-validated log loss within the validation snapshot; the winner
-is refitted on all of it. Both maps are strictly increasing, so ranking metrics are those
-of the booster itself. The result is stored as numbers (`CalibrationMap`), not a pickle.
+methods are compared by cross-validated log loss on the pooled backtest rows; the winner is
+refitted on all of them. The backtest's folds are a week apart, so most users appear in each:
+the cross-validation keeps every user's rows on one side (grouped folds), else a flexible map
+is judged on rows it has seen the twins of. Both maps are strictly increasing, so ranking
+metrics are those of the booster itself. The result is stored as numbers (`CalibrationMap`),
+not a pickle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +21,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold
 
 from artifact.model import CalibrationMap, CalibrationMethod
 from training.errors import TrainingError
@@ -60,24 +64,30 @@ def fit_map(method: CalibrationMethod, margin: Floats, y: Floats) -> Calibration
 
 
 def _cross_validated_log_loss(
-    method: CalibrationMethod, margin: Floats, y: Floats, seed: int
+    method: CalibrationMethod, margin: Floats, y: Floats, users: npt.NDArray[Any], seed: int
 ) -> float:
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
     out_of_fold = np.empty_like(margin)
-    for fit_rows, held_out in folds.split(margin, y):
+    for fit_rows, held_out in folds.split(margin, y, groups=users):
         mapping = fit_map(method, margin[fit_rows], y[fit_rows])
         out_of_fold[held_out] = mapping.apply(margin[held_out])
     return float(log_loss(y, out_of_fold, labels=[0, 1]))
 
 
 def calibrate(
-    margin: Floats, y: Floats, methods: Sequence[CalibrationMethod], seed: int
+    margin: Floats,
+    y: Floats,
+    methods: Sequence[CalibrationMethod],
+    seed: int,
+    users: npt.NDArray[Any] | None = None,
 ) -> CalibrationChoice:
+    """`users`: whose row each is (None: every row its own user)."""
     if min(int(y.sum()), int(len(y) - y.sum())) < FOLDS:
         raise TrainingError(
-            f"the validation snapshot needs at least {FOLDS} churned and {FOLDS} retained users "
+            f"the backtest needs at least {FOLDS} churned and {FOLDS} retained users "
             "to choose a calibration"
         )
-    losses = {method: _cross_validated_log_loss(method, margin, y, seed) for method in methods}
+    groups = np.arange(len(y)) if users is None else users
+    losses = {m: _cross_validated_log_loss(m, margin, y, groups, seed) for m in methods}
     best = min(losses, key=lambda method: (losses[method], method))
     return CalibrationChoice(chosen=fit_map(best, margin, y), cv_log_loss=losses)

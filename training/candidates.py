@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 
 from artifact.model import CalibrationMethod, Family
@@ -46,6 +48,7 @@ class Pooled:
     y: Floats
     trees: Floats
     linear: Floats
+    users: npt.NDArray[Any]  # whose row each is: a user recurs across folds
 
     def margin(self, weight: float) -> Floats:
         return weight * self.trees + (1.0 - weight) * self.linear
@@ -64,6 +67,7 @@ def linear_margins(folds: Sequence[FoldData]) -> list[Floats]:
 def pool(folds: Sequence[FoldData], trees: Sequence[Floats], linear: Sequence[Floats]) -> Pooled:
     return Pooled(
         y=np.concatenate([fold.target.y for fold in folds]),
+        users=np.concatenate([fold.target_rows["user_id"].to_numpy() for fold in folds]),
         trees=np.concatenate(trees),
         linear=np.concatenate(linear),
     )
@@ -81,7 +85,11 @@ def compare(
 ) -> list[Candidate]:
     """Every candidate, best first (lowest pooled calibrated log loss; ties: fewer parts)."""
     found = [
-        Candidate(family, weight, calibrate(pooled.margin(weight), pooled.y, methods, seed))
+        Candidate(
+            family,
+            weight,
+            calibrate(pooled.margin(weight), pooled.y, methods, seed, pooled.users),
+        )
         for family in families
         for weight in weights_of(family)
     ]

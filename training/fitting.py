@@ -153,8 +153,10 @@ def fit_model(
     test = data.test
     margins = np.concatenate([backtest.pooled.margin(winner.weight), evaluated.margin(test)])
     y = np.concatenate([backtest.pooled.y, labels(test)])
+    users = np.concatenate([backtest.pooled.users, test["user_id"].to_numpy()])
     settings = config.model
-    refit_calibration = calibrate(margins, y, [winner.calibration.chosen.method], settings.seed)
+    method = [winner.calibration.chosen.method]
+    refit_calibration = calibrate(margins, y, method, settings.seed, users)
     registered = _fit(
         config,
         data,

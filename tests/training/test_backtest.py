@@ -51,7 +51,7 @@ def test_candidates_rank_by_pooled_calibrated_log_loss() -> None:
     rng = np.random.default_rng(0)
     informative = rng.normal(size=4000)
     y = (rng.random(4000) < 1 / (1 + np.exp(-2 * informative))).astype("float64")
-    pooled = Pooled(y=y, trees=informative, linear=rng.normal(size=4000))
+    pooled = Pooled(y=y, trees=informative, linear=rng.normal(size=4000), users=np.arange(4000))
     ranked = compare(pooled, ["rfm_logreg", "lightgbm", "blend"], ["sigmoid"], seed=0)
     assert ranked[0].family == "lightgbm"  # the noise-only linear margin loses
     assert ranked[-1].family == "rfm_logreg"
