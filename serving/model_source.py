@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from artifact.compatibility import check
 from artifact.model import ChurnModel
 from artifact.registry import CHAMPION, champion_version, load_version, registry_errors
 from artifact.tracking import TrackingStore
@@ -38,14 +39,19 @@ class Serving:
     version: str
     store: OnlineStore
     stamp: Stamp | None = None  # the store file as it was when the pair passed its check
+    check_definition: bool = True  # False: only `winback score --force`, never the service
 
     def check_compatible(self) -> None:
-        missing = set(self.model.metadata.input_names) - set(self.store.version.features)
-        if missing:
+        """The check `materialize` makes: a pair whose feature definitions differ is never
+        served, not even a store published with `--force` (that is for batch work)."""
+        store = self.store.version
+        fit = check(self.model.metadata, store.definition, store.features)
+        if fit.unknown:
+            log.warning("%s v%s, store %s: %s", self.name, self.version, store.version, fit.unknown)
+        if fit.missing_features or (self.check_definition and not fit.compatible):
             raise PairError(
-                f"model {self.name} v{self.version} needs features the online store "
-                f"{self.store.version.version} lacks: {', '.join(sorted(missing))}; "
-                "run `winback materialize` with the model's feature config"
+                f"champion {self.name} v{self.version} and online store {store.version} do "
+                f"not fit: {fit.describe()}; materialize with the champion's config"
             )
 
     def checked(self) -> Serving:
@@ -82,10 +88,13 @@ def _store_version(root: Path) -> StoreVersion:
 class ServingSource:
     """Follows the registry alias and the store's CURRENT pointer."""
 
-    def __init__(self, tracking: TrackingStore, name: str, store_root: Path) -> None:
+    def __init__(
+        self, tracking: TrackingStore, name: str, store_root: Path, check_definition: bool = True
+    ) -> None:
         self.tracking = tracking
         self.name = name
         self.store_root = store_root
+        self.check_definition = check_definition
         self._current: Serving | None = None
         self._aliases: list[str] = []
         self._damaged: str | None = None
@@ -131,7 +140,8 @@ class ServingSource:
         except Exception as error:
             raise PairError(f"online store {found.version}: {error}") from None
         try:
-            return Serving(model=model, name=self.name, version=version, store=store).checked()
+            pair = Serving(model, self.name, version, store, check_definition=self.check_definition)
+            return pair.checked()
         except WinbackError:
             store.close()
             raise

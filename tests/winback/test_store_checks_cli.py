@@ -8,6 +8,7 @@ starts from one good version, so the tests do not share a `CURRENT`.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from typer.testing import CliRunner
 from artifact.tracking import TRACKING_ENV, resolve_store
 from core.config import parse_config
 from features.engine import DuckDBEngine
-from serving.online_store import CURRENT, current_version
+from serving.model_source import ServingSource
+from serving.online_store import CURRENT, current_version, store_root
+from serving.probe import PairError
 from tests.trained import config_data
 from training.pipeline import train
 from winback.cli.main import app
@@ -116,6 +119,17 @@ def test_force_materializes_it_anyway_and_says_what_differs(setup: Setup) -> Non
     assert setup.current() != before and live.version == setup.current()
     assert live.definition is not None
     assert live.definition.values["events.timezone"] == '"America/New_York"'
+
+
+def test_the_service_never_serves_a_forced_store_that_does_not_fit(setup: Setup) -> None:
+    """`--force` is for batch work: the service's check before a swap refuses the pair."""
+    changed = setup.config("changed", events={"timezone": "America/New_York"})
+    assert materialize(changed, GOOD_CUTOFF, "--force").exit_code == 0
+    config = parse_config(yaml.safe_load(changed.read_text()), changed)
+    source = ServingSource(resolve_store(config), "synthetic-churn", store_root(config))
+    with pytest.raises(PairError, match=re.escape('events.timezone "UTC" -> "America/New_York"')):
+        source.refresh()
+    assert source.current is None
 
 
 def test_moving_the_files_renaming_the_dataset_or_searching_more_is_no_difference(

@@ -95,7 +95,7 @@ def score(
     the store was materialized with another feature definition (unless --force)."""
     import pandas as pd
 
-    from artifact.compatibility import IncompatibleError, check
+    from artifact.compatibility import check
     from artifact.tracking import resolve_store
     from serving.batch import score_all, write_scores
     from serving.ledger import COLUMNS as LEDGER_COLUMNS
@@ -105,9 +105,9 @@ def score(
 
     with user_errors():
         cfg = open_config(config)
-        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg))
+        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg), not force)
         with console.status("loading the champion and the online store"):
-            source.refresh()
+            source.refresh()  # refuses a pair whose definitions differ, unless --force
         serving = source.current
         assert serving is not None
         stored = serving.store.version
@@ -115,11 +115,6 @@ def score(
         pair = f"champion {serving.name} v{serving.version} and online store {stored.version}"
         if fit.unknown:
             _warn(f"{fit.unknown}: {pair} are not checked")
-        if not fit.compatible and not force:
-            raise IncompatibleError(
-                f"{pair} do not fit: {fit.describe()}; materialize with the champion's "
-                "config, or pass --force to score anyway"
-            )
         if not fit.compatible:
             _warn(f"{pair} do not fit: {fit.describe()}; scoring anyway (--force)")
         users = f"{stored.rows:,} users"
