@@ -33,6 +33,7 @@ from serving import client_logs, heap
 from serving.auth import BearerToken
 from serving.guard import RequestGuard
 from serving.launch import CONFIG_ENV, NO_PICKLES, SERVICE_NAME
+from serving.metrics import observe
 from serving.model_source import Serving, ServingSource
 from serving.online_store import store_root
 from serving.refresher import Refresher, ReloadRequests
@@ -142,7 +143,9 @@ class WinbackService:
         def answer() -> Json:
             with client_errors():
                 check_batch(len(items), self.config.serving.max_batch, field)
-                return {"results": score(self._serving(), items)}
+                results = score(self._serving(), items)
+                observe(results)
+                return {"results": results}
 
         if len(items) <= INLINE_ROWS:
             return answer()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,41 @@ def test_score_reports_every_user_in_order_with_unknown_ids_marked(
         assert {"feature", "value", "contribution", "sentence"} <= set(result["reasons"][0])
         assert result["model_version"] == "1"
     assert results[3]["churn_probability"] is None
+
+
+def metric_total(text: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include `labels` (over every worker)."""
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") and all(label in line for label in wanted)
+    )
+
+
+def test_metrics_show_what_was_served_per_status_band_and_model(
+    server: Server, store_rows: pd.DataFrame
+) -> None:
+    """The live view: each answered user counted by status and band, each probability in the
+    histogram, all labelled with the model version."""
+    active = store_rows[store_rows.status == "active"].user_id.head(5).tolist()
+    lapsed = store_rows[store_rows.status == "lapsed"].user_id.head(2).tolist()
+    with server.client() as client:
+        before = client.get("/metrics").text
+        response = client.post("/score", json={"user_ids": [*active, *lapsed, "nobody"]})
+        after = client.get("/metrics").text
+    assert response.status_code == 200, response.text
+    bands = Counter(r["risk_band"] for r in response.json()["results"][:5])
+
+    def change(name: str, **labels: str) -> float:
+        return metric_total(after, name, **labels) - metric_total(before, name, **labels)
+
+    version = {"model_version": "1"}
+    assert change("winback_churn_probability_count", **version) == 5
+    for band, count in bands.items():
+        assert change("winback_served_users_total", status="scored", band=band, **version) == count
+    assert change("winback_served_users_total", status="lapsed", band="none", **version) == 2
+    assert change("winback_served_users_total", status="unknown", band="none", **version) == 1
 
 
 def test_batch_scores_equal_service_scores(server: Server, store_rows: pd.DataFrame) -> None:
