@@ -3,12 +3,15 @@ model (built once, only when a test asks for them)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from artifact.tracking import TRACKING_ENV
 from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.pipeline import snapshots
@@ -18,6 +21,18 @@ from features.synthetic import generate, write
 from tests.trained import SPEC, ConfigFactory, config_data
 from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
+
+
+@pytest.fixture(autouse=True)
+def _tracking_uri_stays_put() -> Iterator[None]:
+    """`mlflow.set_tracking_uri` also sets MLFLOW_TRACKING_URI in the environment, so a
+    command run in process would point every later test's `resolve_store` at its store."""
+    before = os.environ.get(TRACKING_ENV)
+    yield
+    if before is None:
+        os.environ.pop(TRACKING_ENV, None)
+    else:
+        os.environ[TRACKING_ENV] = before
 
 
 @pytest.fixture(scope="session")
