@@ -23,16 +23,22 @@ from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_tracking_uri() -> str | None:
+    """MLFLOW_TRACKING_URI as the session found it (autouse session fixtures come first)."""
+    return os.environ.get(TRACKING_ENV)
+
+
 @pytest.fixture(autouse=True)
-def _tracking_uri_stays_put() -> Iterator[None]:
+def _tracking_uri_stays_put(_session_tracking_uri: str | None) -> Iterator[None]:
     """`mlflow.set_tracking_uri` also sets MLFLOW_TRACKING_URI in the environment, so a
-    command run in process would point every later test's `resolve_store` at its store."""
-    before = os.environ.get(TRACKING_ENV)
+    command run in process (even in a module fixture) would point every later test's
+    `resolve_store` at its store: after each test it is what the session found."""
     yield
-    if before is None:
+    if _session_tracking_uri is None:
         os.environ.pop(TRACKING_ENV, None)
     else:
-        os.environ[TRACKING_ENV] = before
+        os.environ[TRACKING_ENV] = _session_tracking_uri
 
 
 @pytest.fixture(scope="session")
