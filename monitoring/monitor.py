@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -28,15 +29,16 @@ from monitoring.drift import Drift, Level, drift
 from monitoring.outcomes import log_end, matured, outcomes
 from monitoring.promise import Promise, promise_of
 from monitoring.realised import Realised, realised
-from serving.ledger import Entry, ledger_root, read_entry, require
+from serving.ledger import Entry, contacted, ledger_root, read_entry, require
 from serving.online_store import read_all, read_manifest, store_root
 
 Progress = Callable[[str], None]
+Severity = Level | Literal["note"]  # a note informs and never counts as a warning
 
 
 @dataclass(frozen=True)
 class Finding:
-    level: Level
+    level: Severity
     text: str
 
 
@@ -221,6 +223,18 @@ def monitor(
         if is_ripe:
             known = labels[labels["cutoff"] == entry.cutoff][["user_id", LABEL]]
             joined = rows.merge(known, on="user_id", how="inner").dropna(subset=[LABEL])
+            window_end = entry.cutoff + dt.timedelta(days=horizon)
+            treated = contacted(ledger_root(config), entry.cutoff, window_end)["user_id"]
+            left_out = joined["user_id"].isin(treated)
+            if left_out.any():
+                joined = joined[~left_out]
+                findings.append(
+                    Finding(
+                        "note",
+                        f"{int(left_out.sum()):,} users contacted by a campaign in the label "
+                        "window left out of the realised metrics",
+                    )
+                )
             y = joined[LABEL].to_numpy(dtype="float64")
             if len(y) >= settings.min_labelled and 0 < y.sum() < len(y):
                 p = joined["churn_probability"].to_numpy(dtype="float64")

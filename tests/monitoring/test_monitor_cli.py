@@ -29,13 +29,16 @@ from winback.cli.main import app
 
 runner = CliRunner()
 MATURED, OPEN = "2025-07-15", "2025-08-15"
+CAMPAIGN = "monitor-2025-07-15"
+POLICY = Path(__file__).parents[2] / "configs" / "recall.yaml"
 HORIZON = 30
 STAYING = ("visit", "view", "add_to_cart", "purchase")
 
 
-def _run(*args: str) -> None:
+def _run(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
+    return result.output
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +48,18 @@ def monitored(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     config.write_text(yaml.safe_dump(config_data(synthetic_dir, folder / "work")))
     c = str(config)
     _run("train", "-c", c)
+    policy = yaml.safe_load(POLICY.read_text())
+    policy["campaign"] = {"id": CAMPAIGN, "date": MATURED}
+    (folder / "recall.yaml").write_text(yaml.safe_dump(policy))
     for cutoff in (MATURED, OPEN, OPEN):  # the second score of OPEN must replace the first
         _run("materialize", "-c", c, "--cutoff", cutoff, "--force")
-        _run("score", "-c", c, "--out", str(folder / f"scores-{cutoff}.parquet"))
+        scores = str(folder / f"scores-{cutoff}.parquet")
+        _run("score", "-c", c, "--out", scores)
+        if cutoff == MATURED:  # a campaign inside the matured snapshot's label window
+            policy_file, listed = str(folder / "recall.yaml"), str(folder / "recall.csv")
+            recalled = _run(
+                "recall", "-c", c, "-p", policy_file, "--scores", scores, "--out", listed
+            )
     result = runner.invoke(app, ["monitor", "-c", c])
     report = folder / "work" / "monitor"
     return {
@@ -56,6 +68,8 @@ def monitored(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "summary": json.loads((report / "summary.json").read_text()),
         "report": report,
         "ledger": folder / "work" / "ledger",
+        "recall_output": recalled,
+        "recall": pd.read_csv(folder / "recall.csv", dtype={"user_id": "str"}),
     }
 
 
@@ -78,6 +92,10 @@ def test_matured_metrics_equal_an_independent_computation(
     (entry, path), *_ = entries(monitored["ledger"])
     scored = read_entry(path).dropna(subset=["churn_probability"])
     assert (scored.status == "active").all()
+    listed = monitored["recall"]
+    treated = set(listed.user_id[listed.group == "treatment"])
+    assert treated & set(scored.user_id), "the campaign should reach scored users"
+    scored = scored[~scored.user_id.isin(treated)]  # their outcome is the campaign's doing
     events = pd.read_parquet(synthetic_dir / "events.parquet")
     churned = _labels_with_pandas(events, entry.cutoff)
     y = scored.user_id.isin(churned.index).to_numpy(dtype=float)
@@ -104,6 +122,19 @@ def test_an_open_snapshot_gets_drift_and_expected_performance(monitored: dict) -
     assert 0.5 < snapshot["expected"]["roc_auc"] < 1.0
     assert snapshot["promised"]["roc_auc"] is not None
     assert set(snapshot["promised_intervals"]) >= {"roc_auc", "pr_auc", "ece"}
+
+
+def test_the_recall_list_is_kept_and_named_in_the_realised_check(monitored: dict) -> None:
+    kept = pd.read_parquet(next((monitored["ledger"] / "recall").rglob("*.parquet")))
+    listed = monitored["recall"]
+    assert sorted(kept.user_id) == sorted(listed.user_id)
+    assert set(kept.campaign_id) == {CAMPAIGN} and kept.model_version.notna().all()
+    assert "ledger:" in monitored["recall_output"] and "MLflow run" in monitored["recall_output"]
+    (_, path), *_ = entries(monitored["ledger"])
+    scored = set(read_entry(path).dropna(subset=["churn_probability"]).user_id)
+    treated = len(scored & set(listed.user_id[listed.group == "treatment"]))
+    notes = [f["text"] for f in monitored["summary"]["snapshots"][0]["findings"]]
+    assert any(text.startswith(f"{treated:,} users contacted") for text in notes), notes
 
 
 def test_rescoring_a_cutoff_replaced_its_ledger_rows(monitored: dict) -> None:

@@ -12,7 +12,15 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving.ledger import COLUMNS, Entry, entries, read_entry, record
+from serving.ledger import (
+    COLUMNS,
+    Entry,
+    contacted,
+    entries,
+    read_entry,
+    record,
+    record_campaign,
+)
 
 
 def _scores(users: int, seed: int) -> pd.DataFrame:
@@ -67,3 +75,35 @@ def test_the_ledger_is_partitioned_by_cutoff(tmp_path: Path) -> None:
     assert path.parent.name == "cutoff=2025-06-01"
     assert path.name == "my_churn_model-v3.parquet"
     assert entries(tmp_path) == [(entry, path)]
+
+
+def _listed(campaign: str, day: str, groups: list[str]) -> pd.DataFrame:
+    users = len(groups)
+    return pd.DataFrame(
+        {
+            "campaign_id": campaign,
+            "campaign_date": day,
+            "user_id": [f"u{i}" for i in range(users)],
+            "group": groups,
+            "strategy": "at_risk_coupon",
+            "channel": "email",
+            "churn_probability": np.linspace(0.9, 0.5, users),
+            "risk_band": "high",
+            "model_version": 4,
+            "why": "kept out of the ledger",
+        }
+    )
+
+
+def test_a_recall_list_is_kept_once_and_its_treated_users_found_by_date(tmp_path: Path) -> None:
+    cutoff = dt.date(2025, 6, 1)
+    record_campaign(tmp_path, _listed("c1", "2025-06-02", ["treatment"] * 3), cutoff)
+    path = record_campaign(tmp_path, _listed("c1", "2025-06-02", ["treatment", "control"]), cutoff)
+    record_campaign(tmp_path, _listed("c2", "2025-07-09", ["treatment"]), cutoff)
+    assert path.parent.name == "cutoff=2025-06-01"
+    assert "why" not in pd.read_parquet(path).columns
+    june = contacted(tmp_path, dt.date(2025, 6, 1), dt.date(2025, 7, 1))
+    assert list(june.user_id) == ["u0"] and list(june.campaign_id) == ["c1"]
+    assert len(contacted(tmp_path, dt.date(2025, 6, 1), dt.date(2025, 7, 10))) == 2
+    assert contacted(tmp_path / "none", cutoff, dt.date(2026, 1, 1)).empty
+    assert entries(tmp_path) == []  # recall lists are not prediction snapshots

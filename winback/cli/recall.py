@@ -25,10 +25,15 @@ def recall_command(
     ] = None,
 ) -> None:
     """Choose whom to contact by expected net value, within budget, holding out a control group."""
+    import datetime as dt
+
+    from artifact.tracking import resolve_store
     from recall.campaign import decisions
     from recall.campaign_file import write_recall_list
     from recall.policy import load_policy
     from recall.scores import read_scores
+    from serving.ledger import ledger_root, record_campaign
+    from serving.ledger_tracking import log_campaign
     from serving.online_store import current_version, read_all, store_root
     from winback.cli.render import print_recall
 
@@ -40,9 +45,17 @@ def recall_command(
             )
         cfg = open_config(config)
         plan = load_policy(policy)
-        decided = decisions(read_scores(scores), read_all(current_version(store_root(cfg))), plan)
-        write_recall_list(decided, out)
+        stored = current_version(store_root(cfg))
+        decided = decisions(read_scores(scores), read_all(stored), plan)
+        listed = write_recall_list(decided, out)
+        cutoff = dt.date.fromisoformat(stored.cutoff)
+        kept = None
+        if len(listed):
+            kept = record_campaign(ledger_root(cfg), listed, cutoff)
+            run_id = log_campaign(resolve_store(cfg), cfg.model.name, cutoff, kept, listed)
     print_recall(plan, decided, out)
+    if kept is not None:
+        console.print(f"ledger: {kept} (MLflow run {run_id})", soft_wrap=True)
 
 
 def review_command(
