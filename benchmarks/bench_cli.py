@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_features, data, results_file
+from benchmarks import data, results_file
+from benchmarks.child import launched
+from benchmarks.machine import load_before, machine, machine_line
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_MAX_S = 0.5  # targets from the issue: medians of whole processes
@@ -89,23 +90,19 @@ def launch(
 ) -> dict[str, float]:
     """One run of `command` as a whole process, through the small launcher (any exit code
     is accepted when `expect_exit` is None)."""
-    out, err = logs / f"{name}.out", logs / f"{name}.err"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.launch", str(out), str(err), "--", *command],
-        cwd=data.ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"launcher failed (exit {done.returncode}):\n{done.stderr}")
-    report: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    if expect_exit is not None and report["exit_code"] != expect_exit:
-        tail = err.read_text()[-3000:]
-        raise RuntimeError(
-            f"{' '.join(command)} exited {report['exit_code']}, expected {expect_exit}:\n{tail}"
-        )
-    return report
+    return launched(command, logs, name, expect_exit)
+
+
+def workspace(small: bool, room: str) -> tuple[data.BenchData, Path, Path]:
+    """The benchmark's log (generated once, then cached) and a folder of the benchmark's own
+    beside it: (log, folder, folder for each process's output)."""
+    size = data.SMALL if small else data.FULL
+    with console.status(f"preparing {size.users:,} users x {size.days} days of events"):
+        bench = data.prepare(size)
+    folder = data.CACHE / room / bench.events.parent.name
+    logs = folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return bench, folder, logs
 
 
 def write_config(bench: data.BenchData, folder: Path) -> Path:
@@ -210,15 +207,8 @@ def summary(
     return {
         "benchmark": "cli",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "data": {
-            "users": bench.size.users,
-            "days": bench.size.days,
-            "seed": bench.size.seed,
-            "events": bench.n_events,
-            "cutoffs": [day.isoformat() for day in bench.cutoffs],
-            "observed_until": bench.observed_until.isoformat(),
-        },
-        "machine": bench_features.machine(),
+        "data": bench.facts(),
+        "machine": machine(),
         "validation": {
             "wall_s": round(validation["wall_s"], 3),
             "cpu_s": round(validation["cpu_s"], 3),
@@ -322,10 +312,7 @@ def markdown(result: dict[str, Any]) -> str:
             if busy > BUSY_LOAD
             else []
         ),
-        f"Machine: {box['cpu']}, {box['cpus']} CPUs, {box['memory_gb']} GB RAM; Python "
-        f"{box['python']}, DuckDB {box['duckdb']}, Ibis {box['ibis-framework']}; 1-minute "
-        f"load average {load['start']:.1f} before and {load['end']:.1f} after. Measured "
-        f"{result['measured_at']} with `{result['command']}`.",
+        machine_line(result, ("duckdb", "ibis-framework")),
     ]
     return "\n".join(lines) + "\n"
 
@@ -361,19 +348,12 @@ def show(result: dict[str, Any]) -> None:
 
 def main(small: bool = False, runs: int = 2) -> int:
     """Exit status 1 if the two builds differ: then the timings compare different work."""
-    size = data.SMALL if small else data.FULL
-    with console.status(f"preparing {size.users:,} users x {size.days} days of events"):
-        bench = data.prepare(size)
-    folder = data.CACHE / "cli" / bench.events.parent.name
-    logs = folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    bench, folder, logs = workspace(small, "cli")
     config = write_config(bench, folder)
     winback = winback_command()
     console.print(f"{bench.n_events:,} events; config {config}")
 
-    load_start = os.getloadavg()[0]
-    if load_start > 0.5:
-        console.print(f"[yellow]load average {load_start:.1f}: other work may skew times[/]")
+    load_start = load_before(console)
     console.print("[bold]winback validate[/bold] (once, before timing)")
     validation = launch([*winback, "validate", "--config", str(config)], logs, "validate")
     _show_run("validate", validation)

@@ -9,24 +9,20 @@ table: a fast wrong answer is not a benchmark result.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import platform
-import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks import data, results_file
+from benchmarks.child import report_of
 from benchmarks.compare import differences, reference_schema, type_drift
+from benchmarks.machine import load_before, machine, machine_line
 
 APPROACHES = ("ours", "sql", "pandas")
 LABELS = {
@@ -80,14 +76,7 @@ def measure(approach: str, bench: data.BenchData, out: Path) -> dict[str, float]
         "--observed-until",
         bench.observed_until.isoformat(),
     ]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=data.ROOT, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{approach} failed (exit {done.returncode}):\n{done.stderr}")
-    report: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    report["process_seconds"] = elapsed
-    return report
+    return report_of(command, approach)
 
 
 def _record(measured: Measured, report: dict[str, float]) -> None:
@@ -115,26 +104,6 @@ def run_all(bench: data.BenchData, out_dir: Path, runs: int) -> dict[str, Measur
     return measured
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        **{name: version(name) for name in ("duckdb", "ibis-framework", "pandas", "pyarrow")},
-    }
-
-
 def summary(
     bench: data.BenchData, measured: dict[str, Measured], output: tuple[int, int], runs: int
 ) -> dict[str, Any]:
@@ -145,12 +114,7 @@ def summary(
         "benchmark": "features",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "data": {
-            "users": bench.size.users,
-            "days": bench.size.days,
-            "seed": bench.size.seed,
-            "events": bench.n_events,
-            "cutoffs": [day.isoformat() for day in bench.cutoffs],
-            "observed_until": bench.observed_until.isoformat(),
+            **bench.facts(),
             "output_rows": output[0],
             "output_columns": output[1],
         },
@@ -190,7 +154,7 @@ def summary(
 
 def markdown(result: dict[str, Any]) -> str:
     """The README's table, with what it was measured on, so nobody quotes it without context."""
-    spec, box = result["data"], result["machine"]
+    spec = result["data"]
     lines = [
         "| Approach | Wall time (s) | CPU time (s) | Peak memory (MB) | Wall time vs SQL |",
         "|---|---:|---:|---:|---:|",
@@ -202,7 +166,6 @@ def markdown(result: dict[str, Any]) -> str:
         )
     targets = result["targets"]
     vs_sql, vs_pandas = targets["ours_vs_sql"], targets["pandas_vs_ours"]
-    load = result["load_average"]
     best = f"Best of {result['runs']} runs" if result["runs"] > 1 else "One run"
     lines += [
         "",
@@ -219,10 +182,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"({'met' if vs_sql['met'] else 'NOT met'}); ours ≥ {vs_pandas['min']:.0f}x faster "
         f"than pandas: {vs_pandas['value']:.1f}x ({'met' if vs_pandas['met'] else 'NOT met'}).",
         "",
-        f"Machine: {box['cpu']}, {box['cpus']} CPUs, {box['memory_gb']} GB RAM; Python "
-        f"{box['python']}, DuckDB {box['duckdb']}, Ibis {box['ibis-framework']}, pandas "
-        f"{box['pandas']}; 1-minute load average {load['start']:.1f} before and "
-        f"{load['end']:.1f} after. Measured {result['measured_at']} with `{result['command']}`.",
+        machine_line(result, ("duckdb", "ibis-framework", "pandas")),
     ]
     return "\n".join(lines) + "\n"
 
@@ -257,9 +217,7 @@ def main(small: bool = False, runs: int = 2) -> int:
         f"{bench.n_events:,} events, cutoffs {', '.join(d.isoformat() for d in bench.cutoffs)}"
     )
     out_dir = data.CACHE / "out" / bench.events.parent.name
-    load_start = os.getloadavg()[0]
-    if load_start > 0.5:
-        console.print(f"[yellow]load average {load_start:.1f}: other work may skew times[/]")
+    load_start = load_before(console)
     measured = run_all(bench, out_dir, runs)
     load_end = os.getloadavg()[0]
 

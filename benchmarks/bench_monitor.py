@@ -24,6 +24,7 @@ import yaml
 from rich.console import Console
 
 from benchmarks import bench_cli, data, results_file
+from benchmarks.machine import load_before, machine, machine_line
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SNAPSHOTS = 12
@@ -82,23 +83,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"monitor / all {result['snapshots']} scores: {result['monitor_vs_all_scores']}x. "
         f"{result['matured']} matured and {result['snapshots'] - result['matured']} open "
         f"snapshots; {result['n_events']:,} events; monitor exit {result['monitor_exit']}. "
-        f"Setup: {setup}. Load average {result['load_average']['start']:.1f} before, "
-        f"{result['load_average']['end']:.1f} after. Measured {result['measured_at']} with "
-        f"`{result['command']}`.\n"
+        f"Setup: {setup}.\n\n" + machine_line(result, ("lightgbm", "mlflow")) + "\n"
     )
 
 
 def main(small: bool = False, runs: int = 2) -> int:
     """Exit status 1 when the monitor did not judge the snapshots it should have."""
-    size = data.SMALL if small else data.FULL
-    with console.status(f"preparing {size.users:,} users x {size.days} days of events"):
-        bench = data.prepare(size)
-    folder = data.CACHE / "monitor" / bench.events.parent.name
-    logs = folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    bench, folder, logs = bench_cli.workspace(small, "monitor")
     config = str(write_config(bench, folder))
     winback = bench_cli.winback_command()
-    load_start = os.getloadavg()[0]
+    load_start = load_before(console)
 
     def run(name: str, *args: str, expect_exit: int | None = 0) -> dict[str, float]:
         report = bench_cli.launch([*winback, *args], logs, name, expect_exit)
@@ -131,7 +125,7 @@ def main(small: bool = False, runs: int = 2) -> int:
         )
     monitor, score = _stats(monitors), _stats(scores)
     result = {
-        "users": size.users,
+        "users": bench.size.users,
         "n_events": bench.n_events,
         "snapshots": len(judged),
         "matured": matured,
@@ -145,6 +139,7 @@ def main(small: bool = False, runs: int = 2) -> int:
         "verdict": summary["verdict"],
         "setup_wall_s": setup,
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
+        "machine": machine("lightgbm", "mlflow"),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks monitor" + (" --small" if small else ""),
     }

@@ -33,9 +33,9 @@ import serving.batch
 import serving.scoring
 from artifact.tracking import resolve_store
 from benchmarks import data
-from benchmarks.bench_features import machine
 from benchmarks.latency import per_call, summary
 from benchmarks.load import Request, open_loop
+from benchmarks.machine import machine, machine_line
 from core.config import DatasetConfig, load_config
 from features.engine import DuckDBEngine
 from features.pipeline import snapshots
@@ -226,7 +226,7 @@ def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    plan, box, load = result["plan"], result["machine"], result["load_average"]
+    plan = result["plan"]
     lines = [
         "| /score over HTTP | Rate (req/s) | Achieved (req/s) | Errors | p50 (ms) | p90 (ms) "
         "| p99 (ms) | Max (ms) |",
@@ -283,9 +283,7 @@ def markdown(result: dict[str, Any]) -> str:
         "written by the real store writer) read and scored by `serving.batch.score_all`; bare "
         "predict uses every core, as batch does.",
         "",
-        f"Machine: {box['cpu']}, {box['cpus']} CPUs, shared with other work (1-minute load "
-        f"average {load['start']:.1f} before, {load['end']:.1f} after): preliminary numbers. "
-        f"Measured {result['measured_at']} with `{result['command']}`.",
+        machine_line(result, ("bentoml", "lightgbm")),
     ]
     return "\n".join(lines) + "\n"
 
@@ -346,7 +344,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         floor = in_process(current, active, plan.floor_calls)
     scored = batch(config, folder, plan.batch_users)
     p99 = http["1 user"]["latency"]["p99_ms"]
-    result = {
+    result: dict[str, Any] = {
         "benchmark": "serving",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks serving" + (" --small" if small else ""),
@@ -368,7 +366,7 @@ def main(small: bool = False, runs: int = 1) -> int:
                 "met": scored["ratio"] <= MAX_BATCH_VS_PREDICT,
             },
         },
-        "machine": machine(),
+        "machine": machine("bentoml", "lightgbm"),
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
     }
     show(result)

@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import data
-from benchmarks.bench_features import machine
 from benchmarks.load import Request, Run, closed_loop
+from benchmarks.machine import machine, machine_line
 from serving.online_store import current_version, read_all, store_root
 from tests.serving.served import Server, cached_service, serve
 
@@ -142,10 +142,9 @@ def plot(result: Soak, path: Path) -> None:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    soaked, http, box = result["soak"], result["soak"]["http"], result["machine"]
+    soaked, http = result["soak"], result["soak"]["http"]
     latency = http["latency"]
     verdict = "met" if soaked["passed"] else "NOT met"
-    load = result["load_average"]
     return "\n".join(
         [
             "| Requests | Errors | Throughput (req/s) | p50 / p99 (ms) | RSS after warm-up "
@@ -170,9 +169,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"Target: RSS at the end ≤ {MAX_GROWTH:.2f}x after warm-up: "
             f"{soaked['growth']:.3f}x ({verdict}), errors: {http['errors']}.",
             "",
-            f"Machine: {box['cpu']}, {box['cpus']} CPUs, shared with other work (1-minute load "
-            f"average {load['start']:.1f} before, {load['end']:.1f} after): preliminary. "
-            f"Measured {result['measured_at']} with `{result['command']}`.",
+            machine_line(result, ("bentoml", "lightgbm")),
         ]
     )
 
@@ -202,7 +199,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         "concurrency": concurrency,
         "soak": result.report(),
         "plot": f"{stem}.png",
-        "machine": machine(),
+        "machine": machine("bentoml", "lightgbm"),
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
     }
     (RESULTS / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -17,11 +17,9 @@ import datetime as dt
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from importlib.metadata import version
 from pathlib import Path
 from statistics import median
 from typing import TYPE_CHECKING, Any
@@ -33,8 +31,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import data, results_file
-from benchmarks.bench_features import RESULTS, machine, measure
+from benchmarks.bench_features import RESULTS, measure
+from benchmarks.child import report_of
 from benchmarks.compare import differences
+from benchmarks.machine import machine, machine_line
 
 if TYPE_CHECKING:  # pyspark is imported by the Spark run only: it is slow and optional
     from pyspark.sql import SparkSession
@@ -172,13 +172,7 @@ def measure_spark(bench: data.BenchData, out: Path) -> dict[str, Any]:
         "--observed-until",
         bench.observed_until.isoformat(),
     ]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=data.ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"spark failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    report["process_seconds"] = time.perf_counter() - start
-    return report
+    return report_of(command, "spark")
 
 
 def partitioning(report: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +205,7 @@ def best(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    spec, box, load = result["data"], result["machine"], result["load_average"]
+    spec = result["data"]
     duckdb, spark, split = result["duckdb"], result["spark"], result["partitioning"]
     lines = [
         "| Engine | Wall time (s) | CPU time (s) | Peak memory (MB) | Wall time vs DuckDB |",
@@ -271,12 +265,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"Stages by task time ({len(heaviest)} of {split['stages']}; all with their details "
         f"in {RESULTS.name}/{result['stem']}.json).",
         "",
-        f"Machine: {box['cpu']}, {box['cpus']} CPUs, {box['memory_gb']} GB RAM, shared with "
-        f"other work: 1-minute load average {load['start']:.1f} before and {load['end']:.1f} "
-        f"after, so these numbers are preliminary. Python {box['python']}, DuckDB "
-        f"{box['duckdb']}, Ibis {box['ibis-framework']}, PySpark {box['pyspark']}; Spark "
-        f"settings: {', '.join(f'{k}={v}' for k, v in result['spark_conf'].items())}. "
-        f"Measured {result['measured_at']} with `{result['command']}`.",
+        machine_line(
+            result,
+            ("duckdb", "ibis-framework", "pyspark"),
+            f"; Spark settings: {', '.join(f'{k}={v}' for k, v in result['spark_conf'].items())}",
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -325,18 +318,13 @@ def main(small: bool = False, runs: int = 2) -> int:
         "stem": stem,
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "data": {
-            "users": bench.size.users,
-            "days": bench.size.days,
-            "seed": bench.size.seed,
-            "events": bench.n_events,
-            "cutoffs": [day.isoformat() for day in bench.cutoffs],
-            "observed_until": bench.observed_until.isoformat(),
+            **bench.facts(),
             "events_mb": round(bench.events.stat().st_size / 2**20, 1),
             "row_groups": pq.ParquetFile(bench.events).metadata.num_row_groups,
             "output_rows": tables["duckdb"].num_rows,
             "output_columns": tables["duckdb"].num_columns,
         },
-        "machine": machine() | {"pyspark": version("pyspark")},
+        "machine": machine("pyspark"),
         "runs": runs,
         "spark_master": MASTER,
         "spark_conf": SPARK_CONF,

@@ -25,15 +25,11 @@ what a user waits for on the real purchase log, snapshot build and search includ
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +38,9 @@ from rich.console import Console
 from rich.table import Table
 
 from artifact.tracking import TRACKING_ENV
-from benchmarks import bench_features, data, results_file, training_data
+from benchmarks import data, results_file, training_data
+from benchmarks.child import launched, report_of
+from benchmarks.machine import load_before, machine, machine_line
 from benchmarks.training_measure import APPROACHES
 from core.config import DatasetConfig, load_config
 
@@ -92,14 +90,7 @@ class Runs:
 def measure(approach: str, inputs: Path) -> dict[str, Any]:
     """One run of `approach` in a child process; its own report, plus the process's time."""
     command = [sys.executable, "-m", "benchmarks.training_measure", approach, str(inputs)]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=data.ROOT, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{approach} failed (exit {done.returncode}):\n{done.stderr}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    report["process_seconds"] = elapsed
-    return report
+    return report_of(command, approach)
 
 
 def run_all(inputs: Path, runs: int) -> dict[str, Runs]:
@@ -155,9 +146,7 @@ def problems(measured: dict[str, Runs]) -> list[str]:
     return found
 
 
-def machine() -> dict[str, Any]:
-    packages = ("lightgbm", "mlflow", "scikit-learn", "matplotlib")
-    return {**bench_features.machine(), **{name: version(name) for name in packages}}
+PACKAGES = ("lightgbm", "mlflow", "scikit-learn", "matplotlib")
 
 
 def _target(approach: Runs, bare: Runs, small: bool) -> dict[str, Any]:
@@ -222,7 +211,7 @@ def summary(
         },
         "lightgbm": config.model.lightgbm.model_dump(),
         "search_trials": config.model.search.trials,
-        "machine": machine(),
+        "machine": machine(*PACKAGES),
         "runs": runs,
         "results": [_row(name, approach, bare) for name, approach in measured.items()],
         "targets": {f"{name}_vs_bare": _target(measured[name], bare, small) for name in JUDGED},
@@ -232,22 +221,8 @@ def summary(
 def _launch(command: list[str], logs: Path, name: str) -> dict[str, float]:
     """One whole process through `benchmarks.launch`, without MLFLOW_TRACKING_URI in its
     environment: the store is the workdir's SQLite one, `winback train`'s default."""
-    out, err = logs / f"{name}.out", logs / f"{name}.err"
     environment = {key: value for key, value in os.environ.items() if key != TRACKING_ENV}
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.launch", str(out), str(err), "--", *command],
-        cwd=data.ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"launcher failed (exit {done.returncode}):\n{done.stderr}")
-    report: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    if report["exit_code"] != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {report['exit_code']}:\n{err.read_text()}")
-    return report
+    return launched(command, logs, name, environment=environment)
 
 
 def cdnow_config(folder: Path) -> Path:
@@ -358,7 +333,7 @@ def _cdnow_lines(result: dict[str, Any]) -> list[str]:
 
 def markdown(result: dict[str, Any]) -> str:
     """The README's tables, with what they were measured on, so nobody quotes them bare."""
-    spec, box, load = result["data"], result["machine"], result["load_average"]
+    spec = result["data"]
     lines = [
         "| Approach | Wall time (s) | CPU time (s) | Peak memory (MB) | Boosting rounds "
         "| Wall vs bare | CPU vs bare |",
@@ -405,11 +380,11 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *_cdnow_lines(result),
         "",
-        f"Machine: {box['cpu']}, {box['cpus']} CPUs, {box['memory_gb']} GB RAM; Python "
-        f"{box['python']}, LightGBM {box['lightgbm']} with the config's defaults "
-        f"({_settings(result['lightgbm'])}), MLflow {box['mlflow']}; 1-minute load "
-        f"average {load['start']:.1f} before and {load['end']:.1f} after. Measured "
-        f"{result['measured_at']} with `{result['command']}`.",
+        machine_line(
+            result,
+            ("lightgbm", "mlflow"),
+            f"; LightGBM with the config's defaults ({_settings(result['lightgbm'])})",
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -466,9 +441,7 @@ def main(small: bool = False, runs: int = 2) -> int:
         config = snap.config(folder)
         inputs = training_data.write_inputs(snap, config, folder)
     console.print(f"{snap.rows:,} snapshot rows, {snap.labelled:,} labelled")
-    load_start = os.getloadavg()[0]
-    if load_start > 0.5:
-        console.print(f"[yellow]load average {load_start:.1f}: other work may skew times[/]")
+    load_start = load_before(console)
     measured = run_all(inputs, runs)
     console.print("[bold]CDNOW: winback train as a whole process[/bold]")
     trained_cdnow = cdnow(runs)

@@ -60,6 +60,17 @@ class BenchData:
     n_events: int
     size: Size
 
+    def facts(self) -> dict[str, Any]:
+        """The log a result was measured on, as every benchmark's JSON records it."""
+        return {
+            "users": self.size.users,
+            "days": self.size.days,
+            "seed": self.size.seed,
+            "events": self.n_events,
+            "cutoffs": [day.isoformat() for day in self.cutoffs],
+            "observed_until": self.observed_until.isoformat(),
+        }
+
 
 def month_start_cutoffs(
     start: dt.date, days: int, horizon_days: int, count: int = 4
