@@ -7,6 +7,7 @@
   materialized reach both within the poll interval, no request fails, and every answer
   came from one (model, store) pair: its probability is that pair's, recomputed here.
 - The Redis store scores exactly as the SQLite store for the same users and model.
+- The Bento `bentoml build` makes of bentofile.yaml serves the registry's champion.
 """
 
 from __future__ import annotations
@@ -31,11 +32,21 @@ from artifact.registry import champion_version, load_version
 from artifact.tracking import TRACKING_ENV, TrackingStore, resolve_store
 from core.config import DatasetConfig, load_config
 from features.synthetic import SyntheticSpec, generate, write
+from serving.auth import TOKEN_ENV
 from serving.model_source import Serving, ServingSource
 from serving.online_store import open_store, parse_manifest, read_all
 from serving.redis_store import RedisStore
 from serving.responses import score_users
-from tests.serving.served import TOKEN, Server, serve, train_and_materialize, write_config
+from tests.serving.served import (
+    REPO,
+    TOKEN,
+    Server,
+    free_port,
+    serve,
+    train_and_materialize,
+    wait_ready,
+    write_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fleet]
 
@@ -309,3 +320,40 @@ def test_the_redis_store_scores_exactly_as_the_sqlite_store(fleet: Fleet) -> Non
 
 def _unstored(result: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in result.items() if key != "store_version"}
+
+
+def test_the_built_bento_serves_the_registry_champion(fleet: Fleet, tmp_path: Path) -> None:
+    """`bentoml build` from bentofile.yaml, then the Bento served as BentoML serves it: no
+    model inside, the champion pulled from the registry at start, /readyz answers 200."""
+    env = {**fleet.env(), "BENTOML_HOME": str(tmp_path / "bentoml"), "BENTOML_DO_NOT_TRACK": "1"}
+    bentoml = [sys.executable, "-m", "bentoml"]
+    built = subprocess.run(
+        [*bentoml, "build", "-f", "bentofile.yaml", "--output", "tag", "."],
+        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    name, version = tag.split(":")
+    source = tmp_path / "bentoml" / "bentos" / name / version / "src"
+    assert (source / "serving" / "service.py").is_file()
+    assert not list(source.rglob("*.txt")) and not (source / "tests").exists()  # no model
+    port = free_port()
+    log = tmp_path / "bento.log"
+    env.update({"WINBACK_CONFIG": str(fleet.config_path), TOKEN_ENV: TOKEN})
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, process)
+        server = Server(url, fleet.config, fleet.config_path, process)
+        assert model_info(server) == {
+            "model": champion_version(fleet.tracking, NAME),
+            "store": fleet.current(),
+        }
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
