@@ -218,11 +218,12 @@ class RedisRows:
         self._store = store
         self._client = store.client
         self._columns = columns
+        self._key_index = columns.index(KEY)
         self._key = f"{version.redis_key}:rows"
         self._buckets = int(version.buckets or 1)
 
     def lookup(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """One round trip: one HMGET per bucket the ids fall in, pipelined."""
+        """One round trip: one HMGET per bucket the ids fall in, pipelined; rows in id order."""
         by_bucket: dict[int, list[str]] = {}
         for user_id in dict.fromkeys(user_ids):
             by_bucket.setdefault(bucket_of(user_id, self._buckets), []).append(user_id)
@@ -235,7 +236,11 @@ class RedisRows:
                 for bucket, ids in by_bucket.items():
                     pipe.hmget(f"{self._key}:{bucket}", ids)
                 replies = pipe.execute()
-        rows = [json.loads(text) for reply in replies for text in reply if text is not None]
+        # in id order, as SQLite answers: a batch's order can move numpy's last bits
+        rows = sorted(
+            (json.loads(text) for reply in replies for text in reply if text is not None),
+            key=lambda row: row[self._key_index],
+        )
         values = list(zip(*rows, strict=True)) if rows else [()] * len(self._columns)
         return {
             name: object_array(column) for name, column in zip(self._columns, values, strict=True)
