@@ -18,6 +18,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,13 @@ from benchmarks import data
 from benchmarks.bench_cli import launch
 from benchmarks.bench_features import machine
 from benchmarks.bench_serving import batch_store
+from benchmarks.latency import per_call, summary
 from benchmarks.load import Request, open_loop
 from core.config import load_config
 from features.snapshots import catalog
 from features.spec import feature_set
 from serving.config import RedisStoreConfig
-from serving.online_store import current_version, read_all, store_root
+from serving.online_store import StoreRows, current_version, open_store, read_all, store_root
 from serving.redis_store import RedisStore
 from tests.servers import redis_server
 from tests.serving.served import cached_service, serve
@@ -124,6 +126,24 @@ def _http(
     return found
 
 
+def _lookups(configs: dict[str, Path], active: np.ndarray, calls: int) -> dict[str, Any]:
+    """In this process: one-user lookups from each store, the part of /score that differs."""
+    rng = np.random.default_rng(2)
+    ids = [[str(user)] for user in rng.choice(active, calls)]
+    found = {}
+    for kind, config in configs.items():
+        store = open_store(load_config(config))
+        rows = store.open(store.current())
+        asked = iter(ids)
+
+        def one(rows: StoreRows = rows, asked: Iterator[list[str]] = asked) -> object:
+            return rows.lookup(next(asked))
+
+        found[kind] = summary(per_call(one, calls))
+        rows.close()
+    return found
+
+
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda run: run["latency"]["p99_ms"])
 
@@ -157,6 +177,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {kind} | {len(runs)} | {sum(r['errors'] for r in runs)} "
             f"| {best['latency']['p50_ms']:.1f} | {best['latency']['p99_ms']:.1f} ({each}) |"
         )
+    lines += ["", "| in process: 1-user lookup | p50 ms | p99 ms |", "|---|---:|---:|"]
+    for kind, stats in result["lookup_1_user"].items():
+        lines.append(f"| {kind} | {stats['p50_ms']:.3f} | {stats['p99_ms']:.3f} |")
     load = result["load_average"]
     lines += [
         "",
@@ -213,6 +236,7 @@ def main(small: bool = False, runs: int = 2) -> int:
         live = read_all(current_version(store_root(config))).select(["user_id", "status"])
         active = live.filter(pc.equal(live["status"], pa.scalar("active")))["user_id"]
         configs = {"sqlite": sqlite_config, "redis": redis_config}
+        lookups = _lookups(configs, active.to_numpy(), 2_000)
         http = _http(configs, tracking, active.to_numpy(), seconds, runs)
     result = {
         "benchmark": "fleet",
@@ -225,6 +249,7 @@ def main(small: bool = False, runs: int = 2) -> int:
         "load_seconds": seconds,
         "write": write,
         "http": http,
+        "lookup_1_user": lookups,
         "machine": machine(),
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
     }
