@@ -159,7 +159,7 @@ class RedisStore:
         grouped: dict[int, dict[str, str]] = {}
         for user_id, row in zip(ids, zip(*columns, strict=True), strict=True):
             grouped.setdefault(bucket_of(user_id, buckets), {})[user_id] = json.dumps(row)
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)  # no row without its time to live
         for bucket, mapping in grouped.items():
             pipe.hset(f"{key}:rows:{bucket}", mapping=mapping)  # type: ignore[arg-type]
             pipe.expire(f"{key}:rows:{bucket}", ttl)
