@@ -2,7 +2,8 @@
 `mlflow server` (PostgreSQL), two `winback serve` replicas on their own ports sharing both.
 
 - A materialize killed (-9) midway leaves the old version live: nothing published, its keys
-  expire by themselves, both replicas keep serving the old store.
+  expire by themselves, both replicas keep serving the old store. One for a config the
+  champion was not trained with is refused before anything is written.
 - Under alternating load on both replicas, a champion promoted and a store version
   materialized reach both within the poll interval, no request fails, and every answer
   came from one (model, store) pair: its probability is that pair's, recomputed here.
@@ -189,6 +190,26 @@ def test_a_materialize_killed_midway_leaves_the_old_version_serving(
             assert http.get("/readyz").status_code == 200
             answer = http.post("/score", json={"user_ids": user})
         assert answer.status_code == 200 and answer.json()["results"][0]["store_version"] == live
+
+
+def test_a_store_the_champion_was_not_trained_for_is_refused_before_redis_changes(
+    fleet: Fleet,
+) -> None:
+    """The train/serve skew check holds for Redis as for SQLite: nothing written, CURRENT
+    where it was, one line naming the key."""
+    live, keys = fleet.current(), len(fleet.redis().keys("fleet-test:*"))
+    changed = fleet.folder / "changed.yaml"
+    text = fleet.config_path.read_text().replace("active_window_days: 60", "active_window_days: 30")
+    changed.write_text(text)
+    command = [sys.executable, "-m", "winback.cli", "materialize", "-c", str(changed)]
+    done = subprocess.run(command, env=fleet.env(), capture_output=True, text=True, check=False)
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "churn.active_window_days 60 -> 30" in message and f"CURRENT still names {live}" in message
+    )
+    assert "Traceback" not in done.stderr
+    assert fleet.current() == live and len(fleet.redis().keys("fleet-test:*")) == keys
 
 
 @dataclass
