@@ -137,14 +137,18 @@ class RedisStore:
         key = self._version_key(manifest.version)
         manifest = replace(manifest, redis_key=key, buckets=buckets)
         ids = rows[KEY].to_pylist()
+        # batches in bucket order touch few hashes each; taken one at a time, not sorted whole
         order = np.argsort([bucket_of(user_id, buckets) for user_id in ids], kind="stable")
-        rows = rows.take(pa.array(order))  # each batch then touches few buckets
-        ttl = self.settings.unpublished_seconds
-        done, total = 0, rows.num_rows
+        ttl, size, total = (
+            self.settings.unpublished_seconds,
+            self.settings.batch_rows,
+            rows.num_rows,
+        )
         with self._errors("could not be written"):
-            for batch in rows.to_batches(max_chunksize=self.settings.batch_rows):
+            for start in range(0, total, size):
+                batch = rows.take(pa.array(order[start : start + size]))
                 self._write_batch(key, batch, buckets, ttl)
-                done += batch.num_rows
+                done = min(start + size, total)
                 say(f"writing the online store to Redis: {done:,} of {total:,} rows")
             pipe = self.client.pipeline(transaction=False)
             pipe.set(f"{key}:columns", json.dumps(rows.column_names), ex=ttl)
@@ -153,9 +157,9 @@ class RedisStore:
         write_manifest(manifest)
         return manifest
 
-    def _write_batch(self, key: str, batch: pa.RecordBatch, buckets: int, ttl: int) -> None:
+    def _write_batch(self, key: str, batch: pa.Table, buckets: int, ttl: int) -> None:
         columns = [column.to_pylist() for column in batch.columns]
-        ids = columns[batch.schema.get_field_index(KEY)]
+        ids = columns[batch.column_names.index(KEY)]
         grouped: dict[int, dict[str, str]] = {}
         for user_id, row in zip(ids, zip(*columns, strict=True), strict=True):
             grouped.setdefault(bucket_of(user_id, buckets), {})[user_id] = json.dumps(row)
