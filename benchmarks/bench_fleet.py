@@ -45,7 +45,7 @@ from tests.servers import redis_server
 from tests.serving.served import cached_service, serve
 
 RESULTS = Path(__file__).resolve().parent / "results"
-RATE = 200.0
+RATES = (50.0, 200.0)  # 200 is the target; 50 stays below what a busy machine saturates at
 SERVED_PREFIX = "bench-served"
 console = Console()
 
@@ -104,25 +104,31 @@ def _copy_into_redis(sqlite_config: Path, redis_config: Path) -> str:
 
 def _http(
     configs: dict[str, Path], tracking: str, active: np.ndarray, seconds: float, runs: int
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per store and rate, `runs` runs alternating between the stores; each server takes the
+    lower rate first, so no backlog of the higher one carries over."""
     rng = np.random.default_rng(1)
     ids = [[str(rng.choice(active))] for _ in range(2_000)]
     requests = [Request("/score", json.dumps({"user_ids": one}).encode()) for one in ids]
-    found: dict[str, list[dict[str, Any]]] = {kind: [] for kind in configs}
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {
+        kind: {f"{rate:.0f}": [] for rate in RATES} for kind in configs
+    }
     for run in range(runs):
         for kind, config in configs.items():
             with (
                 tempfile.TemporaryDirectory() as tmp,
                 serve(config, Path(tmp) / "server.log", tracking) as server,
-                console.status(f"/score from {kind}, {RATE:.0f} req/s, run {run + 1} of {runs}"),
             ):
-                report = open_loop(server.url, requests, RATE, seconds).report()
-            found[kind].append(report)
-            latency = report["latency"]
-            console.print(
-                f"{kind}: p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms, "
-                f"{report['errors']} errors"
-            )
+                for rate in RATES:
+                    with console.status(f"/score from {kind}, {rate:.0f} req/s, run {run + 1}"):
+                        report = open_loop(server.url, requests, rate, seconds).report()
+                    found[kind][f"{rate:.0f}"].append(report)
+                    latency = report["latency"]
+                    console.print(
+                        f"{kind} at {rate:.0f} req/s: p50 {latency['p50_ms']:.1f} ms, p99 "
+                        f"{latency['p99_ms']:.1f} ms, {report['throughput_rps']:.0f} req/s "
+                        f"achieved, {report['errors']} errors"
+                    )
     return found
 
 
@@ -167,16 +173,18 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"redis-server held {memory:,.0f} MB for the version (`used_memory`).",
         "",
-        f"| 1-user /score at {RATE:.0f} req/s | runs | errors | p50 ms | p99 ms (each run) |",
-        "|---|---:|---:|---:|---|",
+        "| 1-user /score | req/s asked | achieved | errors | p50 ms | p99 ms (each run) |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for kind, runs in http.items():
-        best = _best(runs)
-        each = ", ".join(f"{r['latency']['p99_ms']:.1f}" for r in runs)
-        lines.append(
-            f"| {kind} | {len(runs)} | {sum(r['errors'] for r in runs)} "
-            f"| {best['latency']['p50_ms']:.1f} | {best['latency']['p99_ms']:.1f} ({each}) |"
-        )
+    for kind, rates in http.items():
+        for rate, runs in rates.items():
+            best = _best(runs)
+            each = ", ".join(f"{r['latency']['p99_ms']:.1f}" for r in runs)
+            lines.append(
+                f"| {kind} | {rate} | {best['throughput_rps']:.0f} "
+                f"| {sum(r['errors'] for r in runs)} | {best['latency']['p50_ms']:.1f} "
+                f"| {best['latency']['p99_ms']:.1f} ({each}) |"
+            )
     lines += ["", "| in process: 1-user lookup | p50 ms | p99 ms |", "|---|---:|---:|"]
     for kind, stats in result["lookup_1_user"].items():
         lines.append(f"| {kind} | {stats['p50_ms']:.3f} | {stats['p99_ms']:.3f} |")
@@ -201,16 +209,16 @@ def markdown(result: dict[str, Any]) -> str:
 
 def show(result: dict[str, Any]) -> None:
     table = Table(title="fleet store")
-    for heading in ("store", "rows/s", "peak MB", "1-user p50 ms", "p99 ms"):
+    for heading in ("store", "rows/s", "peak MB", *(f"{r:.0f}/s p50, p99 ms" for r in RATES)):
         table.add_column(heading, justify="right")
     for kind in ("sqlite", "redis"):
-        write, best = result["write"][kind], _best(result["http"][kind])
+        write, rates = result["write"][kind], result["http"][kind]
+        latencies = [_best(runs)["latency"] for runs in rates.values()]
         table.add_row(
             kind,
             f"{statistics.median(r['rows_per_s'] for r in write):,.0f}",
             f"{max(r['peak_mb'] for r in write):,.0f}",
-            f"{best['latency']['p50_ms']:.1f}",
-            f"{best['latency']['p99_ms']:.1f}",
+            *(f"{lat['p50_ms']:.1f}, {lat['p99_ms']:.1f}" for lat in latencies),
         )
     console.print(table)
 
@@ -258,5 +266,7 @@ def main(small: bool = False, runs: int = 2) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{stem}.md").write_text(markdown(result))
-    errors = sum(run["errors"] for runs in http.values() for run in runs)
+    errors = sum(
+        run["errors"] for rates in http.values() for runs in rates.values() for run in runs
+    )
     return 0 if errors == 0 else 1
