@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -46,24 +47,30 @@ def _tracking_uri_stays_put(_session_tracking_uri: str | None) -> Iterator[None]
 @pytest.fixture(scope="session", autouse=True)
 def _fleet_registry(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MlflowServer | None]:
+) -> Iterator[MlflowServer | Exception | None]:
     """PostgreSQL and `mlflow server` on it, launched at session start when a `fleet` test
-    was collected, so the server's slow start (its migrations) overlaps other tests."""
+    was collected, so the server's slow start (its migrations) overlaps other tests. A
+    failure to start is the fleet tests' failure, not every test's."""
     if not any(item.get_closest_marker("fleet") for item in request.session.items):
         yield None
         return
-    with postgres_server() as database:
-        server = launch_mlflow(database, tmp_path_factory.mktemp("mlflow_server"))
+    with ExitStack() as stack:
         try:
-            yield server
-        finally:
-            stop_mlflow(server)
+            database = stack.enter_context(postgres_server())
+            server = launch_mlflow(database, tmp_path_factory.mktemp("mlflow_server"))
+            stack.callback(stop_mlflow, server)
+        except Exception as error:
+            yield error
+            return
+        yield server
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(_fleet_registry: MlflowServer | None) -> TrackingStore:
+def mlflow_server(_fleet_registry: MlflowServer | Exception | None) -> TrackingStore:
     """The shared registry and tracking server (PostgreSQL, artifacts on a shared path)."""
     assert _fleet_registry is not None, "a test using mlflow_server must be marked fleet"
+    if isinstance(_fleet_registry, Exception):
+        pytest.fail(f"PostgreSQL or mlflow server did not start: {_fleet_registry}")
     return TrackingStore(uri=_fleet_registry.wait(), artifact_location=None)
 
 
