@@ -16,12 +16,13 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark,fleet]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Java runs local Spark (tests and --engine spark); Chromium renders the monitor's HTML report
-# in a test (driven by Playwright, which is told to use this browser, not to download its own).
-# Both from Debian, if missing.
+# in a test (driven by Playwright, which is told to use this browser, not to download its own);
+# redis-server and PostgreSQL are the fleet tests' shared store and registry database (started
+# by the tests on loopback ports, never as system services). All from Debian, if missing.
 system-deps:
 	@command -v java >/dev/null 2>&1 || { \
 	  echo "installing Java 17 for Spark"; \
@@ -29,6 +30,12 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Chromium for the report's browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server for the shared online store's tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { \
+	  echo "installing PostgreSQL for the tracking server's tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 # The synthetic log runs to 2026-01-01: the campaign goes out on 2025-12-01 from features as of
 # that day, a known effect is planted in the following 28 days, and the review must find it.

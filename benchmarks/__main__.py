@@ -9,6 +9,7 @@ from collections.abc import Callable
 from benchmarks import (
     bench_cli,
     bench_features,
+    bench_fleet,
     bench_generator,
     bench_monitor,
     bench_serving,
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "spark": bench_spark.main,
     "cli": bench_cli.main,
     "monitor": bench_monitor.main,
+    "fleet": bench_fleet.main,
 }
 
 

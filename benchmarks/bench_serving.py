@@ -44,9 +44,11 @@ from features.spec import feature_set
 from serving.materialize import resolve_cutoff
 from serving.model_source import Serving, ServingSource
 from serving.online_store import (
+    SqliteStore,
     StoreError,
     StoreVersion,
     current_version,
+    open_store,
     read_all,
     store_root,
     write_version,
@@ -190,7 +192,9 @@ def step_times(into: dict[str, float], captured: dict[str, Any]) -> Iterator[Non
 def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
     with console.status(f"building a {users:,}-user store (once; cached)"):
         version = batch_store(config, folder, users)
-    source = ServingSource(resolve_store(config), config.model.name, Path(version.folder).parent)
+    source = ServingSource(
+        resolve_store(config), config.model.name, SqliteStore(Path(version.folder).parent)
+    )
     source.refresh()
     current = source.current
     assert current is not None
@@ -333,7 +337,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         config_path = cached_service(folder, bench.events.parent)
     config = load_config(config_path)
     load_start = os.getloadavg()[0]
-    source = ServingSource(resolve_store(config), config.model.name, store_root(config))
+    source = ServingSource(resolve_store(config), config.model.name, open_store(config))
     source.refresh()
     current = source.current
     assert current is not None

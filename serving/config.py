@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import Field, PositiveInt, field_validator
 
 from core.sections import Strict, resolve_optional_path
+
+
+class SqliteStoreConfig(Strict):
+    """The embedded default: each version a SQLite file (and Parquet) under the workdir."""
+
+    kind: Literal["sqlite"] = "sqlite"
+
+
+class RedisStoreConfig(Strict):
+    """Rows in a Redis server several service replicas share; Parquet stays under the workdir."""
+
+    kind: Literal["redis"]
+    url: str = Field(description="redis://[user:password@]host:port/db (${ENV} is expanded)")
+    key_prefix: str | None = Field(
+        None, description="Prefix of every key this dataset writes (default winback:<name>)"
+    )
+    keep_versions: PositiveInt = Field(
+        3, description="Published versions kept; older ones expire after `expire_seconds`"
+    )
+    expire_seconds: PositiveInt = Field(
+        3600,
+        description="Grace before an old version's rows go: a replica still on it (within "
+        "its poll interval) keeps answering from it",
+    )
+    unpublished_seconds: PositiveInt = Field(
+        86_400, description="How long a written but unpublished (e.g. crashed) version lives"
+    )
+    batch_rows: PositiveInt = Field(
+        5_000, description="Rows written per pipelined round trip by `winback materialize`"
+    )
+    timeout_seconds: float = Field(
+        2.0, gt=0, description="Socket timeout of one Redis call (a lookup or a write)"
+    )
+
+
+StoreConfig = Annotated[SqliteStoreConfig | RedisStoreConfig, Field(discriminator="kind")]
 
 
 class ServingConfig(Strict):
@@ -34,6 +72,10 @@ class ServingConfig(Strict):
         5,
         description="Timeout of one call to a registry server (MLflow over HTTP), with one "
         "retry; the poller makes these calls, never a request",
+    )
+    store: StoreConfig = Field(
+        default_factory=SqliteStoreConfig,
+        description="The online store: sqlite (embedded default) or redis (shared by replicas)",
     )
     recall_policy: str | None = Field(
         None,

@@ -43,6 +43,7 @@ def server_environment(
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(settings.registry_timeout_seconds),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # one per model load, in the log
     }
     return {
         **registry,

@@ -25,15 +25,7 @@ from features.loading import Progress, canonical_events, prepare
 from features.pipeline import observed_until, snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
-from serving.online_store import (
-    StoreError,
-    StoreVersion,
-    current_version,
-    discard,
-    make_current,
-    store_root,
-    write_version,
-)
+from serving.online_store import NoStoreError, Store, StoreVersion, open_store
 from serving.store_checks import population_problem
 
 Warn = Callable[[str], None]
@@ -69,10 +61,11 @@ def resolve_cutoff(text: str, config: DatasetConfig, engine: Engine) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def _live(config: DatasetConfig) -> StoreVersion | None:
+def _live(store: Store) -> StoreVersion | None:
+    """None only when there is no live version yet; an unreachable store is an error."""
     try:
-        return current_version(store_root(config))
-    except StoreError:
+        return store.current()
+    except NoStoreError:
         return None
 
 
@@ -102,7 +95,8 @@ def materialize(
     fails unforced. Without a champion only the population is checked."""
     say = progress or (lambda _message: None)
     tell = warn or (lambda _message: None)
-    live = _live(config)
+    store = open_store(config)
+    live = _live(store)
     definition = feature_definition(config)
     features = catalog(feature_set(config))
     if champion is not None:
@@ -116,15 +110,14 @@ def materialize(
     say(f"computing features as of {cutoff}")
     arrow = engine.con.to_pyarrow(table)
     say("writing the online store")
-    root = store_root(config)
-    written = write_version(root, arrow, cutoff, features, definition, publish=False)
+    written = store.write(arrow, cutoff, features, definition, progress=say)
     problem = population_problem(written, live, config.serving)
     if problem is not None:
         span = _log_span(canonical_events(engine, prepared))
         try:
             _refuse(f"{problem}; {span}", live, force, tell)
         except StoreRefusedError:
-            discard(written)
+            store.discard(written)
             raise
-    make_current(root, written)
+    store.publish(written)
     return written

@@ -1,11 +1,11 @@
 """The champion model and the online store the service scores with, swapped without downtime.
 
 A newer champion (or store version) is loaded beside the one in use, checked (the store
-opened and every page read, one stored row scored), and only then replaces it in a single
-reference assignment, so a request in flight finishes on the old pair and the next one
-starts on the new pair; nothing is dropped. Anything that goes wrong on the way (registry,
-artifacts, manifest, SQLite file) keeps the old pair and is raised as a `WinbackError`
-saying which part failed.
+opened and every row checked readable, one stored row scored), and only then replaces it in
+a single reference assignment, so a request in flight finishes on the old pair and the next
+one starts on the new pair; nothing is dropped. Anything that goes wrong on the way
+(registry, artifacts, manifest, the store's rows) keeps the old pair and is raised as a
+`WinbackError` saying which part failed. The store is any `serving.online_store.Store`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from artifact.compatibility import check
 from artifact.model import ChurnModel
 from artifact.registry import CHAMPION, champion_version, load_version, registry_errors
 from artifact.tracking import TrackingStore
 from core.config import WinbackError
-from serving.online_store import OnlineStore, StoreError, StoreVersion, current_version
-from serving.probe import PairError, Stamp, check_pair, file_stamp
+from serving.online_store import Store, StoreError, StoreRows, StoreVersion
+from serving.probe import PairError, Stamp, check_pair
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +36,8 @@ class Serving:
     model: ChurnModel
     name: str
     version: str
-    store: OnlineStore
-    stamp: Stamp | None = None  # the store file as it was when the pair passed its check
+    store: StoreRows
+    stamp: Stamp | None = None  # the store version as it was when the pair passed its check
     check_definition: bool = True  # False: only `winback score --force`, never the service
 
     def check_compatible(self) -> None:
@@ -60,8 +59,8 @@ class Serving:
         return replace(self, stamp=check_pair(self.model, self.store, thorough=True))
 
     def probe(self) -> None:
-        """Cheap: the file is unchanged since the check, and one row still reads and scores."""
-        if self.stamp is not None and file_stamp(self.store.version.sqlite_path) != self.stamp:
+        """Cheap: the rows are unchanged since the check, and one still reads and scores."""
+        if self.stamp is not None and self.store.stamp() != self.stamp:
             raise PairError(
                 f"online store {self.store.version.version} was written to after it was "
                 "checked; it is checked again at the next refresh"
@@ -73,27 +72,35 @@ def _same(old: Serving | None, version: str, store: StoreVersion) -> bool:
     return old is not None and old.version == version and old.store.version == store
 
 
-def _store_version(root: Path) -> StoreVersion:
+def _store_version(store: Store) -> StoreVersion:
     try:
-        return current_version(root)
+        return store.current()
     except WinbackError:
         raise
     except Exception as error:  # a truncated manifest, a CURRENT naming a missing folder, ...
         raise StoreError(
-            f"online store {root}: CURRENT or its manifest is unreadable: "
+            f"online store {store.root}: CURRENT or its manifest is unreadable: "
             f"{type(error).__name__}: {error}"
         ) from None
+
+
+def _stamp(live: Serving) -> Stamp | None:
+    """None when the live version's rows are gone (a stamp never equals it)."""
+    try:
+        return live.store.stamp()
+    except PairError:
+        return None
 
 
 class ServingSource:
     """Follows the registry alias and the store's CURRENT pointer."""
 
     def __init__(
-        self, tracking: TrackingStore, name: str, store_root: Path, check_definition: bool = True
+        self, tracking: TrackingStore, name: str, store: Store, check_definition: bool = True
     ) -> None:
         self.tracking = tracking
         self.name = name
-        self.store_root = store_root
+        self.store = store
         self.check_definition = check_definition
         self._current: Serving | None = None
         self._aliases: list[str] = []
@@ -136,7 +143,7 @@ class ServingSource:
         if old is not None and old.store.version == found:
             return replace(old, model=model, version=version).checked()
         try:
-            store = OnlineStore(found)
+            store = self.store.open(found)
         except Exception as error:
             raise PairError(f"online store {found.version}: {error}") from None
         try:
@@ -147,11 +154,11 @@ class ServingSource:
             raise
 
     def _recheck(self, live: Serving) -> Serving:
-        """The live store's file changed on disk: check it again on a fresh connection (the
-        old one may hold pages of the file as it was); a failure marks the live pair damaged."""
+        """The live store's rows changed in place: check them again on a fresh connection (the
+        old one may hold pages of a file as it was); a failure marks the live pair damaged."""
         store = None
         try:
-            store = OnlineStore(live.store.version)
+            store = self.store.open(live.store.version)
             return replace(live, store=store).checked()
         except Exception as error:
             if store is not None:
@@ -170,9 +177,9 @@ class ServingSource:
         """Load whatever changed; True if a new pair went live. Errors keep the old pair."""
         with self._lock:
             version = self._champion()
-            found = _store_version(self.store_root)
+            found = _store_version(self.store)
             old = self._current
-            if old is not None and file_stamp(old.store.version.sqlite_path) != old.stamp:
+            if old is not None and _stamp(old) != old.stamp:
                 if old.store.version == found:
                     old = self._current = self._recheck(old)
                     self._damaged = None

@@ -13,7 +13,7 @@ from pathlib import Path
 from artifact.tracking import resolve_store
 from core.config import DatasetConfig, WinbackError
 from serving.model_source import Serving, ServingSource
-from serving.online_store import store_root
+from serving.online_store import open_store, store_root
 
 
 class CannotServeError(WinbackError):
@@ -43,7 +43,7 @@ def check_can_serve(config: DatasetConfig) -> Serving:
         raise
     except Exception as error:
         raise CannotServeError(f"the registry cannot be opened: {error}") from None
-    source = ServingSource(tracking, config.model.name, root)
+    source = ServingSource(tracking, config.model.name, open_store(config))
     try:
         source.refresh()
     except WinbackError as error:

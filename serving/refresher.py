@@ -22,7 +22,7 @@ from typing import Any
 from core.config import WinbackError
 from serving.metrics import refresh_failures
 from serving.model_source import ServingSource
-from serving.probe import PairError, file_stamp
+from serving.probe import PairError
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +139,19 @@ class Refresher:
         )
 
     def _stale(self) -> bool:
-        """The live store's file was written since it was checked (cheap: one stat)."""
+        """The live store's rows were written since they were checked (cheap: one stat of a
+        file, or one Redis call)."""
         current = self.source.current
         if current is None or current.stamp is None:
             return False
         try:
-            return file_stamp(current.store.version.sqlite_path) != current.stamp
+            return current.store.stamp() != current.stamp
         except PairError:
             return True
 
     def run(self, stop: threading.Event) -> None:
         """Every `poll_seconds` (if set); within a tick of a reload asked of any worker or of
-        the live store's file changing; after a failure, with backoff until it succeeds."""
+        the live store's rows changing; after a failure, with backoff until it succeeds."""
         due = time.monotonic() + self.poll_seconds if self.poll_seconds > 0 else float("inf")
         tick = min(self.poll_seconds, TICK_SECONDS) if self.poll_seconds > 0 else TICK_SECONDS
         while not stop.is_set():

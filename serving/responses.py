@@ -81,8 +81,15 @@ def score_users(serving: Serving, user_ids: Sequence[str]) -> list[Result]:
             scored[user_id] = _scored(
                 base, scores.probability[i], scores.percentile[i], scores.band[i], scores.reasons[i]
             )
+    store = serving.store.version.version  # with model_version: the pair that answered
     return [
-        scored.get(user_id) or _result(user_id, str(status.get(user_id, UNKNOWN)), serving.version)
+        {
+            **(
+                scored.get(user_id)
+                or _result(user_id, str(status.get(user_id, UNKNOWN)), serving.version)
+            ),
+            "store_version": store,
+        }
         for user_id in user_ids
     ]
 

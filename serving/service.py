@@ -35,7 +35,7 @@ from serving.guard import RequestGuard
 from serving.launch import CONFIG_ENV, NO_PICKLES, SERVICE_NAME
 from serving.metrics import observe
 from serving.model_source import Serving, ServingSource
-from serving.online_store import store_root
+from serving.online_store import open_store, store_root
 from serving.refresher import Refresher, ReloadRequests
 from serving.responses import (
     RecallCache,
@@ -85,7 +85,8 @@ class WinbackService:
         client_logs.install()
         self.config = load_config(Path(os.environ[CONFIG_ENV]))
         root = store_root(self.config)
-        self.source = ServingSource(resolve_store(self.config), self.config.model.name, root)
+        store = open_store(self.config)
+        self.source = ServingSource(resolve_store(self.config), self.config.model.name, store)
         policy = self.config.serving.recall_policy
         self.recall_cache = RecallCache(Path(policy) if policy else None)
         self._stop = threading.Event()

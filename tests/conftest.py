@@ -1,23 +1,26 @@
 """Session fixtures for tests that need the small synthetic log, its snapshots or a fitted
-model (built once, only when a test asks for them)."""
+model (built once, only when a test asks for them), and the fleet's real servers: Redis,
+PostgreSQL and `mlflow server` on it (`tests/servers.py`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from artifact.tracking import TRACKING_ENV
+from artifact.tracking import TRACKING_ENV, TrackingStore
 from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import Feature, feature_set
 from features.synthetic import generate, write
+from tests.servers import MlflowServer, launch_mlflow, postgres_server, redis_server, stop_mlflow
 from tests.trained import SPEC, ConfigFactory, config_data
 from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
@@ -39,6 +42,42 @@ def _tracking_uri_stays_put(_session_tracking_uri: str | None) -> Iterator[None]
         os.environ.pop(TRACKING_ENV, None)
     else:
         os.environ[TRACKING_ENV] = _session_tracking_uri
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fleet_registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MlflowServer | Exception | None]:
+    """PostgreSQL and `mlflow server` on it, launched at session start when a `fleet` test
+    was collected, so the server's slow start (its migrations) overlaps other tests. A
+    failure to start is the fleet tests' failure, not every test's."""
+    if not any(item.get_closest_marker("fleet") for item in request.session.items):
+        yield None
+        return
+    with ExitStack() as stack:
+        try:
+            database = stack.enter_context(postgres_server())
+            server = launch_mlflow(database, tmp_path_factory.mktemp("mlflow_server"))
+            stack.callback(stop_mlflow, server)
+        except Exception as error:
+            yield error
+            return
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(_fleet_registry: MlflowServer | Exception | None) -> TrackingStore:
+    """The shared registry and tracking server (PostgreSQL, artifacts on a shared path)."""
+    assert _fleet_registry is not None, "a test using mlflow_server must be marked fleet"
+    if isinstance(_fleet_registry, Exception):
+        pytest.fail(f"PostgreSQL or mlflow server did not start: {_fleet_registry}")
+    return TrackingStore(uri=_fleet_registry.wait(), artifact_location=None)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,10 @@ from mlflow.exceptions import MlflowException
 from artifact.model import ChurnModel, ModelInputError
 from artifact.registry import CHALLENGER, CHAMPION, champion_version, load_version
 from artifact.tracking import TrackingStore
+from training.champion_lock import champion_lock
 from training.config import PromotionConfig
 from training.errors import TrainingError
 from training.metrics import Metrics, evaluate
-from training.tracking import registry_lock
 
 KEY_METRICS = ("model/test_roc_auc", "model/test_pr_auc", "model/test_ece")
 
@@ -71,17 +71,26 @@ def decide(
     test: Snapshot,
     rules: PromotionConfig,
 ) -> Decision:
-    """Give `version` the challenger alias, and the champion alias if it passes every check.
+    """Give `version` the challenger alias, and the champion alias if it passes every check;
+    compared and moved under the champion lock, so of two trainings deciding at once the
+    second is compared with the first one's outcome.
 
     `challenger` holds the new model's metrics on `test`, as its evaluation measured them;
     the champion is re-scored on the same rows."""
     client = store.client()
     client.set_registered_model_alias(name, CHALLENGER, version)
-    with registry_lock(store):
+    with champion_lock(store, name) as lease:
         decision = _compare(store, name, version, challenger, test, rules)
-        if decision.promoted:
+        late = decision.promoted and lease.expired
+        if decision.promoted and not late:
             client.set_registered_model_alias(name, CHAMPION, version)
     holder = champion_version(store, name)
+    if late:
+        reason = (
+            f"{decision.reason}, but deciding outlasted the champion lock's lease; "
+            "promote it by hand if it should be champion"
+        )
+        return replace(decision, promoted=False, reason=reason, champion=str(holder or ""))
     if decision.promoted and holder != version:
         reason = (
             f"{decision.reason}, but another training made v{holder} champion at the same "
@@ -179,7 +188,8 @@ def promote(store: TrackingStore, name: str, version: str) -> None:
         client.get_model_version(name, version)
     except MlflowException:
         raise TrainingError(f"{name} has no version {version}: see winback models") from None
-    client.set_registered_model_alias(name, CHAMPION, version)
+    with champion_lock(store, name):  # not in the middle of a training's decision
+        client.set_registered_model_alias(name, CHAMPION, version)
 
 
 def versions(store: TrackingStore, name: str) -> list[VersionSummary]:

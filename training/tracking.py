@@ -1,26 +1,13 @@
-"""Training's side of tracking: the fluent API's target, the alias lock and the commit a run
-records. Where the store is comes from `artifact.tracking`."""
+"""Training's side of tracking: the fluent API's target and the commit a run records. Where
+the store is comes from `artifact.tracking`; the alias lock is `training.champion_lock`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 
-from artifact.tracking import SQLITE_PREFIX, TrackingStore, exclusive
-
-
-@contextmanager
-def registry_lock(store: TrackingStore) -> Iterator[None]:
-    """Serialises read-then-move of an alias between processes sharing a SQLite store; a
-    tracking server offers no lock, so callers there check the alias after moving it."""
-    if not store.uri.startswith(SQLITE_PREFIX):
-        yield
-        return
-    with exclusive(Path(store.uri.removeprefix(SQLITE_PREFIX) + ".aliases.lock")):
-        yield
+from artifact.tracking import TrackingStore
 
 
 def use(store: TrackingStore) -> None:

@@ -96,10 +96,13 @@ def cached_service(folder: Path, data: Path) -> Path:
     return config_path
 
 
-def train_and_materialize(config_path: Path) -> None:
+def train_and_materialize(config_path: Path, tracking_uri: str | None = None) -> None:
     """`winback train` then `winback materialize`, as an operator runs them: a champion and a
-    live store. Processes of their own keep MLflow's process-wide URIs out of the caller's."""
+    live store. Processes of their own keep MLflow's process-wide URIs out of the caller's;
+    `tracking_uri` is a tracking server's (else the workdir's SQLite store)."""
     env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    if tracking_uri is not None:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
     for command in ("train", "materialize"):
         done = subprocess.run(
             [sys.executable, "-m", "winback.cli", command, "-c", str(config_path)],
@@ -175,11 +178,14 @@ def wait_workers(log: Path, workers: int, process: subprocess.Popen[bytes]) -> N
 
 
 @contextmanager
-def serve(config_path: Path, log: Path) -> Iterator[Server]:
-    """`winback serve` with the bearer token set, stopped (with its workers) on exit."""
+def serve(config_path: Path, log: Path, tracking_uri: str | None = None) -> Iterator[Server]:
+    """`winback serve` with the bearer token set, stopped (with its workers) on exit; on
+    `tracking_uri`'s registry if given (else the workdir's SQLite store)."""
     port = free_port()
     env = {**os.environ, TOKEN_ENV: TOKEN}
     env.pop("MLFLOW_TRACKING_URI", None)
+    if tracking_uri is not None:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
     command = [sys.executable, "-m", "winback.cli", "serve", "-c", str(config_path)]
     with log.open("wb") as output:
         process = subprocess.Popen(

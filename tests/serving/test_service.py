@@ -29,7 +29,7 @@ from recall.scores import read_scores
 from recall.selection import recall_list as recall_list_of
 from serving.batch import score_all, write_scores
 from serving.model_source import Serving, ServingSource
-from serving.online_store import current_version, read_all, store_root
+from serving.online_store import current_version, open_store, read_all, store_root
 from serving.responses import RecallCache, recall_list
 from tests.serving.served import Server, serve, train_and_materialize
 from tests.serving.served import write_config as write_service_config
@@ -233,7 +233,7 @@ def test_pickled_request_bodies_are_refused(server: Server) -> None:
 
 
 def serving_now(server: Server) -> Serving:
-    source = ServingSource(resolve_store(server.config), "svc-churn", store_root(server.config))
+    source = ServingSource(resolve_store(server.config), "svc-churn", open_store(server.config))
     source.refresh()
     assert source.current is not None
     return source.current

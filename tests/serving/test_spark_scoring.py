@@ -38,7 +38,7 @@ from features.synthetic import SyntheticSpec, generate, write
 from serving.batch import score_all, write_scores
 from serving.materialize import materialize, resolve_cutoff
 from serving.model_source import Serving, ServingSource
-from serving.online_store import OnlineStore, store_root
+from serving.online_store import OnlineStore, open_store
 from serving.spark_scoring import ScoresPathError, output_uri, score_all_on_spark
 from tests.features.test_spark_engine import TEST_CONF
 from tests.trained import config_data
@@ -149,7 +149,7 @@ def assert_same_scores(local: pa.Table, spark: pa.Table) -> None:
 @pytest.mark.slow
 def test_spark_batch_scores_are_the_local_batch_scores(trained: Trained, tmp_path: Path) -> None:
     config = trained.config
-    source = ServingSource(resolve_store(config, environ={}), config.model.name, store_root(config))
+    source = ServingSource(resolve_store(config, environ={}), config.model.name, open_store(config))
     source.refresh()
     assert source.current is not None
     write_scores(score_all(source.current), tmp_path / "local.parquet")

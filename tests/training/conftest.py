@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,31 +19,7 @@ from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
 from features.loading import prepare
 from tests.trained import config_data
-from tests.training.backends import ServerProcess, launch_server
 from training.pipeline import TrainingResult, train
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _server_process(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess | None]:
-    """Launch the tracking server at session start when integration tests were collected,
-    so its slow start overlaps the unit tests."""
-    wanted = any(item.get_closest_marker("integration") for item in request.session.items)
-    if not wanted:
-        yield None
-        return
-    running = launch_server(tmp_path_factory.mktemp("mlflow_server"))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="session")
-def server(_server_process: ServerProcess | None) -> TrackingStore:
-    assert _server_process is not None, "no integration test was collected"
-    return _server_process.wait()
 
 
 @dataclass(frozen=True)
@@ -89,7 +64,7 @@ def _train_at_once(
 
 @pytest.fixture(
     scope="session",
-    params=["sqlite", pytest.param("server", marks=pytest.mark.integration)],
+    params=["sqlite", pytest.param("server", marks=[pytest.mark.integration, pytest.mark.fleet])],
 )
 def scenario(
     request: pytest.FixtureRequest,
@@ -100,7 +75,7 @@ def scenario(
     env = {key: value for key, value in os.environ.items() if key != TRACKING_ENV}
     server_store: TrackingStore | None = None
     if request.param == "server":
-        server_store = request.getfixturevalue("server")
+        server_store = request.getfixturevalue("mlflow_server")
         env[TRACKING_ENV] = server_store.uri
 
     def config(model: dict[str, Any]) -> DatasetConfig:

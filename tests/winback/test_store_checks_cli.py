@@ -23,7 +23,7 @@ from artifact.tracking import TRACKING_ENV, resolve_store
 from core.config import parse_config
 from features.engine import DuckDBEngine
 from serving.model_source import ServingSource
-from serving.online_store import CURRENT, current_version, store_root
+from serving.online_store import CURRENT, current_version, open_store
 from serving.probe import PairError
 from tests.trained import config_data
 from training.pipeline import train
@@ -126,7 +126,7 @@ def test_the_service_never_serves_a_forced_store_that_does_not_fit(setup: Setup)
     changed = setup.config("changed", events={"timezone": "America/New_York"})
     assert materialize(changed, GOOD_CUTOFF, "--force").exit_code == 0
     config = parse_config(yaml.safe_load(changed.read_text()), changed)
-    source = ServingSource(resolve_store(config), "synthetic-churn", store_root(config))
+    source = ServingSource(resolve_store(config), "synthetic-churn", open_store(config))
     with pytest.raises(PairError, match=re.escape('events.timezone "UTC" -> "America/New_York"')):
         source.refresh()
     assert source.current is None

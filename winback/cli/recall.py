@@ -34,7 +34,7 @@ def recall_command(
     from recall.scores import read_scores
     from serving.ledger import ledger_root, record_campaign
     from serving.ledger_tracking import log_campaign
-    from serving.online_store import current_version, read_all, store_root
+    from serving.online_store import open_store, read_all
     from winback.cli.render import print_recall
 
     with user_errors():
@@ -45,7 +45,7 @@ def recall_command(
             )
         cfg = open_config(config)
         plan = load_policy(policy)
-        stored = current_version(store_root(cfg))
+        stored = open_store(cfg).current()
         decided = decisions(read_scores(scores), read_all(stored), plan)
         listed = write_recall_list(decided, out)
         cutoff = dt.date.fromisoformat(stored.cutoff)

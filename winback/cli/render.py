@@ -138,7 +138,10 @@ def print_store_version(version: StoreVersion) -> None:
     table.add_row("features as of", version.cutoff)
     table.add_row("users", f"{version.rows:,}")
     table.add_row("feature set", f"{version.feature_set} ({len(version.features)} features)")
-    table.add_row("lookups (SQLite)", str(version.sqlite_path))
+    if version.redis_key:
+        table.add_row("lookups (Redis)", f"{version.redis_key}:* ({version.buckets:,} hashes)")
+    else:
+        table.add_row("lookups (SQLite)", str(version.sqlite_path))
     table.add_row("batch (Parquet)", str(version.parquet_path))
     console.print(table)
 

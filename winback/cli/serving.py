@@ -100,12 +100,12 @@ def score(
     from serving.batch import score_all, write_scores
     from serving.ledger import COLUMNS as LEDGER_COLUMNS
     from serving.model_source import ServingSource
-    from serving.online_store import store_root
+    from serving.online_store import open_store
     from winback.cli.render import print_scores, score_counts
 
     with user_errors():
         cfg = open_config(config)
-        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg), not force)
+        source = ServingSource(resolve_store(cfg), cfg.model.name, open_store(cfg), not force)
         with console.status("loading the champion and the online store"):
             source.refresh()  # refuses a pair whose definitions differ, unless --force
         serving = source.current
