@@ -120,8 +120,9 @@ def problem(message: str) -> str:
 
 
 def filters(table_id: str, choices: Mapping[str, Sequence[str]]) -> str:
-    """A text box and one select per column over the table's rows, in plain inline script:
-    a row stays visible when it contains the text and matches every chosen value."""
+    """A text box and one select per column over the table's rows, in plain inline script
+    (run once the table is parsed): a row stays visible when it contains the text and
+    matches every chosen value."""
     selects = "".join(
         f'<select data-filter="{escape(column.replace("_", "-"))}" '
         f'aria-label="{escape(column)}"><option value="">every {escape(column)}</option>'
@@ -130,7 +131,8 @@ def filters(table_id: str, choices: Mapping[str, Sequence[str]]) -> str:
         for column, values in choices.items()
     )
     script = (
-        "(function(){var t=document.getElementById('" + table_id + "');"
+        "document.addEventListener('DOMContentLoaded',function(){"
+        "var t=document.getElementById('" + table_id + "');"
         "var rows=Array.prototype.slice.call(t.tBodies[0].rows);"
         "var box=document.getElementById('" + table_id + "-text');"
         "var picks=Array.prototype.slice.call(document.querySelectorAll("
@@ -145,7 +147,7 @@ def filters(table_id: str, choices: Mapping[str, Sequence[str]]) -> str:
         "shown.textContent=n.toLocaleString('en')+' of '+rows.length.toLocaleString('en')"
         "+' rows shown';}"
         "box.addEventListener('input',apply);"
-        "picks.forEach(function(s){s.addEventListener('change',apply);});apply();})();"
+        "picks.forEach(function(s){s.addEventListener('change',apply);});apply();});"
     )
     return (
         f'<div class="filters" id="{table_id}-filters">'

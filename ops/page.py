@@ -114,8 +114,11 @@ def _quiet(_message: str) -> None:
 class Pages:
     """Sections from cached pieces; one background thread computes what is missing."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(
+        self, folder: Path | None, pieces: dict[str, tuple[Piece, ...]] | None = None
+    ) -> None:
         self.cache = PieceCache(folder)
+        self.pieces = pieces or PIECES
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="winback-page")
         self._running: dict[tuple[object, ...], Future[dict[str, str]]] = {}
         self._lock = threading.Lock()
@@ -170,7 +173,7 @@ class Pages:
         progress: Progress = _quiet,
     ) -> str | None:
         """The section's pieces, computing missing ones; None if that takes over `wait` s."""
-        pieces = [(piece, piece.key(inputs)) for piece in PIECES[section]]
+        pieces = [(piece, piece.key(inputs)) for piece in self.pieces[section]]
         found = {piece.name: self.cache.get(piece.name, key) for piece, key in pieces}
         missing = [(piece, key) for piece, key in pieces if found[piece.name] is None]
         if missing:
