@@ -15,6 +15,7 @@ from benchmarks import (
     bench_soak,
     bench_spark,
     bench_training,
+    bench_ui,
 )
 
 BENCHMARKS: dict[str, Callable[..., int]] = {
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "spark": bench_spark.main,
     "cli": bench_cli.main,
     "monitor": bench_monitor.main,
+    "ui": bench_ui.main,
 }
 
 

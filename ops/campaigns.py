@@ -71,9 +71,11 @@ def sentences(reasons: pd.Series) -> pd.Series:
 
 
 def recall_rows(listed: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """The list as the page shows it: best first, reasons in words, `rule` when there is one."""
+    """The list as the page shows it: best first, reasons in words (the model's for scored
+    users, the list's own `top_reason` for the others), `rule` when there is one."""
     reasons = scores.set_index("user_id")["reasons"].reindex(listed["user_id"].astype("str"))
-    rows = listed.assign(reasons=sentences(reasons).to_numpy())
+    worded = pd.Series(sentences(reasons).to_numpy(), index=listed.index)
+    rows = listed.assign(reasons=worded.where(worded != "", listed["top_reason"]))
     return rows.loc[:, [column for column in LIST_COLUMNS if column in rows.columns]]
 
 

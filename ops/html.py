@@ -6,6 +6,7 @@ is escaped here; the page loads nothing from anywhere (no CDN, no fonts, no favi
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -32,7 +33,7 @@ img{max-width:100%;display:block;margin:.6em 0}
 .filters{margin:.6em 0}
 .filters input,.filters select{margin-right:.6em;padding:2px 4px}
 .scroll{max-height:75vh;overflow:auto;border:1px solid #eee}
-.scroll td.text{white-space:nowrap}
+.scroll td{white-space:nowrap}
 .scroll td.long{white-space:normal;min-width:24em}
 """
 
@@ -62,44 +63,116 @@ def text(value: object) -> str:
     return MISSING if is_missing(value) else str(value)
 
 
+def _classes(
+    columns: Sequence[str], text_columns: Sequence[str], long_columns: Sequence[str]
+) -> dict[str, str]:
+    return {
+        c: "text long" if c in long_columns else "text" if c in text_columns else ""
+        for c in columns
+    }
+
+
+def _cells(frame: pd.DataFrame, cells: Mapping[str, Cell]) -> list[list[str]]:
+    """Every cell as display text, row by row (not yet escaped)."""
+    columns = [
+        [cells.get(c, text)(value) for value in frame[c].astype("object").tolist()]
+        for c in frame.columns
+    ]
+    return [list(row) for row in zip(*columns, strict=True)] if columns else []
+
+
+def _head(columns: Sequence[str], labels: Mapping[str, str], classes: Mapping[str, str]) -> str:
+    return "".join(f'<th class="{classes[c]}">{escape(labels.get(c, c))}</th>' for c in columns)
+
+
 def table(
     frame: pd.DataFrame,
     cells: Mapping[str, Cell] | None = None,
     labels: Mapping[str, str] | None = None,
     text_columns: Sequence[str] = (),
     long_columns: Sequence[str] = (),
-    table_id: str | None = None,
-    row_data: Sequence[str] = (),
 ) -> str:
-    """A table of `frame` with each column formatted by `cells` (plain text otherwise);
-    `row_data` columns become data-* attributes of each row (the list's filter reads them)."""
-    cells, labels = cells or {}, labels or {}
+    """A table of `frame` with each column formatted by `cells` (plain text otherwise)."""
     columns = list(frame.columns)
-    kinds = {
-        c: ' class="text long"'
-        if c in long_columns
-        else ' class="text"'
-        if c in text_columns
-        else ""
-        for c in columns
-    }
-    head = "".join(f"<th{kinds[c]}>{escape(labels.get(c, c))}</th>" for c in columns)
-    formats = [cells.get(c, text) for c in columns]
-    data = [frame[c].astype("object").tolist() for c in columns]
-    attributes = [frame[c].astype("object").tolist() for c in row_data]
-    rows = []
-    for index in range(len(frame)):
-        attrs = "".join(
-            f' data-{name.replace("_", "-")}="{escape(text(values[index]))}"'
-            for name, values in zip(row_data, attributes, strict=True)
+    classes = _classes(columns, text_columns, long_columns)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{classes[c]}">{escape(v)}</td>' for c, v in zip(columns, row, strict=True)
         )
-        body = "".join(
-            f"<td{kinds[c]}>{escape(fmt(values[index]))}</td>"
-            for c, fmt, values in zip(columns, formats, data, strict=True)
+        + "</tr>"
+        for row in _cells(frame, cells or {})
+    )
+    head = _head(columns, labels or {}, classes)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+# Filters the list's rows (JSON in the page) and draws the first matches with textContent,
+# so no cell is ever parsed as HTML and thousands of rows cost no layout until asked for.
+_FILTER_SCRIPT = """document.addEventListener('DOMContentLoaded',function(){
+var id=%(id)s,data=JSON.parse(document.getElementById(id+'-data').textContent);
+var body=document.querySelector('#'+id+' tbody'),box=document.getElementById(id+'-text');
+var picks=Array.prototype.slice.call(document.querySelectorAll('#'+id+'-filters select'));
+var shown=document.getElementById(id+'-shown');
+var haystack=data.rows.map(function(r){return r.join(' ').toLowerCase();});
+function apply(){var q=box.value.toLowerCase(),n=0,rows=[];
+var want=picks.filter(function(s){return s.value;}).map(function(s){
+return [data.columns.indexOf(s.dataset.column),s.value];});
+data.rows.forEach(function(r,i){if(q&&haystack[i].indexOf(q)<0){return;}
+for(var k=0;k<want.length;k++){if(r[want[k][0]]!==want[k][1]){return;}}
+n++;if(rows.length<data.limit){rows.push(r);}});
+var fresh=document.createElement('tbody');rows.forEach(function(r){
+var tr=fresh.insertRow();r.forEach(function(v,c){var td=tr.insertCell();
+td.textContent=v;td.className=data.classes[c];});});
+body.parentNode.replaceChild(fresh,body);body=fresh;
+shown.textContent=n.toLocaleString('en')+' of '+data.rows.length.toLocaleString('en')+
+' rows match'+(n>rows.length?'; the first '+rows.length+' are shown':'');}
+box.addEventListener('input',apply);
+picks.forEach(function(s){s.addEventListener('change',apply);});apply();});"""
+
+
+def filtered_table(
+    table_id: str,
+    frame: pd.DataFrame,
+    filter_columns: Sequence[str],
+    limit: int,
+    cells: Mapping[str, Cell] | None = None,
+    labels: Mapping[str, str] | None = None,
+    text_columns: Sequence[str] = (),
+    long_columns: Sequence[str] = (),
+) -> str:
+    """A text box and one select per filter column over `frame`'s rows, which travel as JSON
+    in the page; the first `limit` rows that contain the text and match every chosen value
+    are drawn (vanilla inline script, nothing loaded)."""
+    columns = list(frame.columns)
+    classes = _classes(columns, text_columns, long_columns)
+    rows = _cells(frame, cells or {})
+    selects = "".join(
+        f'<select data-column="{escape(column)}" aria-label="{escape(column)}">'
+        f'<option value="">every {escape(labels.get(column, column) if labels else column)}'
+        "</option>"
+        + "".join(
+            f'<option value="{escape(v)}">{escape(v)}</option>'
+            for v in sorted(set(frame[column].map(text)))
         )
-        rows.append(f"<tr{attrs}>{body}</tr>")
-    ident = f' id="{escape(table_id)}"' if table_id else ""
-    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        + "</select>"
+        for column in filter_columns
+        if column in columns
+    )
+    payload = json.dumps(
+        {"columns": columns, "classes": [classes[c] for c in columns], "rows": rows, "limit": limit}
+    ).replace("<", "\\u003c")  # no "</script>" can end the data early
+    script = _FILTER_SCRIPT % {"id": json.dumps(table_id)}
+    head = _head(columns, labels or {}, classes)
+    return (
+        f'<div class="filters" id="{table_id}-filters">'
+        f'<input type="search" id="{table_id}-text" placeholder="any text (user id, reason ...)"'
+        f' aria-label="filter by text">{selects}<span id="{table_id}-shown"></span></div>'
+        f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        "<tbody></tbody></table></div>"
+        f'<script type="application/json" id="{table_id}-data">{payload}</script>'
+        f"<script>{script}</script>"
+    )
 
 
 def picture(uri: str, alt: str) -> str:
@@ -117,44 +190,6 @@ def heading(title: str) -> str:
 
 def problem(message: str) -> str:
     return f'<div class="problem">{escape(message)}</div>'
-
-
-def filters(table_id: str, choices: Mapping[str, Sequence[str]]) -> str:
-    """A text box and one select per column over the table's rows, in plain inline script
-    (run once the table is parsed): a row stays visible when it contains the text and
-    matches every chosen value."""
-    selects = "".join(
-        f'<select data-filter="{escape(column.replace("_", "-"))}" '
-        f'aria-label="{escape(column)}"><option value="">every {escape(column)}</option>'
-        + "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)
-        + "</select>"
-        for column, values in choices.items()
-    )
-    script = (
-        "document.addEventListener('DOMContentLoaded',function(){"
-        "var t=document.getElementById('" + table_id + "');"
-        "var rows=Array.prototype.slice.call(t.tBodies[0].rows);"
-        "var box=document.getElementById('" + table_id + "-text');"
-        "var picks=Array.prototype.slice.call(document.querySelectorAll("
-        "'#" + table_id + "-filters select'));"
-        "var shown=document.getElementById('" + table_id + "-shown');"
-        "function key(s){return s.dataset.filter.replace(/-([a-z])/g,"
-        "function(m,c){return c.toUpperCase();});}"
-        "function apply(){var q=box.value.toLowerCase(),n=0;"
-        "rows.forEach(function(r){var ok=!q||r.textContent.toLowerCase().indexOf(q)>=0;"
-        "picks.forEach(function(s){if(s.value&&r.dataset[key(s)]!==s.value){ok=false;}});"
-        "r.hidden=!ok;if(ok){n++;}});"
-        "shown.textContent=n.toLocaleString('en')+' of '+rows.length.toLocaleString('en')"
-        "+' rows shown';}"
-        "box.addEventListener('input',apply);"
-        "picks.forEach(function(s){s.addEventListener('change',apply);});apply();});"
-    )
-    return (
-        f'<div class="filters" id="{table_id}-filters">'
-        f'<input type="search" id="{table_id}-text" placeholder="any text (user id, reason ...)"'
-        f' aria-label="filter by text">{selects}<span id="{table_id}-shown"></span></div>'
-        f"<script>{script}</script>"
-    )
 
 
 def document(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from ops.page import Inputs
 
 MAX_LIST_ROWS = 10_000  # the page's list; recall.csv and /recall_list hold every row
+DRAWN_ROWS = 200  # of those, the first matches of the filter are drawn
 CHART_FEATURES = 8  # features with a colour of their own in the reasons chart
 LIST_FILTERS = ("group", "strategy", "channel", "segment", "tier", RULE)
 STATUS_LABELS = {"at_risk": "at risk"}
@@ -212,14 +212,6 @@ def retention(inputs: Inputs) -> str:
     )
 
 
-def _choices(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, list[str]]:
-    return {
-        column: sorted(frame[column].dropna().astype("str").unique())
-        for column in columns
-        if column in frame.columns
-    }
-
-
 def recall(inputs: Inputs) -> str:
     if inputs.policy is None:
         return html.heading("Current recall list") + html.problem(NO_POLICY)
@@ -236,7 +228,6 @@ def recall(inputs: Inputs) -> str:
         else ""
     )
     money = html.number(2)
-    filters = _choices(shown, LIST_FILTERS)
     return "".join(
         [
             html.heading(f"Current recall list: campaign {policy.campaign.id}"),
@@ -258,22 +249,16 @@ def recall(inputs: Inputs) -> str:
                 {"expected_saves": "expected saves", "expected_net_value": "expected net value"},
                 text_columns=("strategy", "channel"),
             ),
-            html.filters("recall", filters),
-            '<div class="scroll">',
-            html.table(
+            html.filtered_table(
+                "recall",
                 shown,
-                {
-                    "priority": html.number(),
-                    "cost": money,
-                    "expected_net_value": money,
-                },
+                LIST_FILTERS,
+                DRAWN_ROWS,
+                {"priority": html.number(), "cost": money, "expected_net_value": money},
                 {"expected_net_value": "net value", "risk_band": "band"},
                 text_columns=tuple(c for c in shown.columns if c not in ("priority", "cost")),
                 long_columns=("reasons", "why"),
-                table_id="recall",
-                row_data=list(filters),
             ),
-            "</div>",
             html.paragraph(_stamp(), "note"),
         ]
     )

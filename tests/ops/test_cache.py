@@ -33,7 +33,9 @@ def test_a_piece_is_computed_once_for_every_process_on_the_workdir(tmp_path: Pat
     workers = [PieceCache(tmp_path), PieceCache(tmp_path)]
     found: list[str] = []
     threads = [
-        threading.Thread(target=lambda c=cache: found.append(c.compute("now", ("v1", "s1"), render)))
+        threading.Thread(
+            target=lambda c=cache: found.append(c.compute("now", ("v1", "s1"), render))
+        )
         for cache in workers
     ]
     for thread in threads:

@@ -11,10 +11,13 @@ import pyarrow as pa
 import pytest
 
 from features.spec import Feature
+from ops.campaigns import RULE, recall_rows
 from ops.layers import STATUSES, band_counts, layers, status_by_tier
+from ops.sections import LIST_FILTERS
 from ops.why import rollup, top_feature
 from recall.campaign import decisions
 from recall.scores import SCORE_COLUMNS
+from recall.selection import recall_list
 from tests.recall.builders import policy, users
 
 FEATURES = ("recency_days", "events_30d", "channel", "value_total")
@@ -62,7 +65,10 @@ def test_counts_add_up(frame: pd.DataFrame) -> None:
     layered = layers(scores, _store(frame), policy())
     table = status_by_tier(layered)
     assert table.loc["total", "total"] == len(frame)
-    assert (table.drop(index="total")["total"] == table.drop(index="total").drop(columns="total").sum(axis=1)).all()
+    assert (
+        table.drop(index="total")["total"]
+        == table.drop(index="total").drop(columns="total").sum(axis=1)
+    ).all()
     assert band_counts(layered).sum() == frame.churn_probability.notna().sum()
     line = policy().warning_line.probability
     above = (frame.status == "active") & (frame.churn_probability >= line)
@@ -78,7 +84,9 @@ def test_rollup_shares_per_layer_equal_a_direct_count(frame: pd.DataFrame) -> No
     scores = frame[[*SCORE_COLUMNS, "risk_percentile", "rank", "reasons"]]
     layered = layers(scores, _store(frame), policy())
     table = rollup(layered, CATALOG)
-    scored = layered.scored.assign(first=lambda f: f.reasons.map(lambda t: json.loads(t)[0]["feature"]))
+    scored = layered.scored.assign(
+        first=lambda f: f.reasons.map(lambda t: json.loads(t)[0]["feature"])
+    )
     direct = scored.groupby(["status", "tier", "risk_band", "first"]).size()
     ours = table.set_index(["status", "tier", "risk_band", "feature"])["users"]
     assert ours.sort_index().tolist() == direct.sort_index().tolist()
@@ -88,3 +96,17 @@ def test_rollup_shares_per_layer_equal_a_direct_count(frame: pd.DataFrame) -> No
     assert (table.example.str.split().str[1] == table.feature).all()
     assert table.description.str.startswith("what ").all()
     assert table.status.iloc[0] == "at_risk"  # at risk first
+
+
+def test_the_list_keeps_the_rule_column_and_words_every_reason(frame: pd.DataFrame) -> None:
+    scores = frame[[*SCORE_COLUMNS, "risk_percentile", "rank", "reasons"]]
+    listed = recall_list(decisions(scores, _store(frame), policy()))
+    assert RULE not in recall_rows(listed, scores).columns  # absent where decisions lack it
+    ruled = listed.assign(rule=np.where(np.arange(len(listed)) % 2, "uplift", "save_rate"))
+    rows = recall_rows(ruled, scores)
+    assert (rows[RULE] == ruled[RULE]).all() and RULE in LIST_FILTERS
+    first = rows.iloc[0]
+    stored = json.loads(scores.set_index("user_id").loc[first.user_id, "reasons"])
+    assert first.reasons == "; ".join(r["sentence"] for r in stored)
+    unscored = rows[rows.segment != "at_risk"]
+    assert len(unscored) and unscored.reasons.str.startswith("last seen ").all()
