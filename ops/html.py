@@ -114,8 +114,9 @@ var id=%(id)s,data=JSON.parse(document.getElementById(id+'-data').textContent);
 var body=document.querySelector('#'+id+' tbody'),box=document.getElementById(id+'-text');
 var picks=Array.prototype.slice.call(document.querySelectorAll('#'+id+'-filters select'));
 var shown=document.getElementById(id+'-shown');
-var haystack=data.rows.map(function(r){return r.join(' ').toLowerCase();});
+var haystack=null;
 function apply(){var q=box.value.toLowerCase(),n=0,rows=[];
+if(q&&!haystack){haystack=data.rows.map(function(r){return r.join(' ').toLowerCase();});}
 var want=picks.filter(function(s){return s.value;}).map(function(s){
 return [data.columns.indexOf(s.dataset.column),s.value];});
 data.rows.forEach(function(r,i){if(q&&haystack[i].indexOf(q)<0){return;}
