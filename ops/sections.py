@@ -37,6 +37,10 @@ DRAWN_ROWS = 100
 CHART_FEATURES = 8  # features with a colour of their own in the reasons chart
 LIST_FILTERS = ("group", "strategy", "channel", "segment", "tier", RULE)
 STATUS_LABELS = {"at_risk": "at risk"}
+NO_POLICY = (
+    "No recall policy (serving.recall_policy, or --policy for winback report): no value tiers, "
+    "no warning line and no recall list."
+)
 
 
 def _stamp() -> str:
@@ -45,7 +49,8 @@ def _stamp() -> str:
 
 @dataclass
 class Figures:
-    """What several pieces share, computed at most once per request batch."""
+    """What several pieces share (the layers of every user), computed once per served pair
+    and policy: `page.Pages` keeps one while they stay the same."""
 
     inputs: Inputs
 
@@ -100,12 +105,6 @@ def now(figures: Figures) -> str:
         )
     )
     return "".join(parts) + html.paragraph(_stamp(), "note")
-
-
-NO_POLICY = (
-    "No recall policy (serving.recall_policy, or --policy for winback report): no value tiers, "
-    "no warning line and no recall list."
-)
 
 
 def _reason(row: pd.Series) -> str:
@@ -180,8 +179,9 @@ def retention(inputs: Inputs) -> str:
             html.paragraph(
                 "Cohort: users whose first active day (any event, UTC) is in the month. Day-N "
                 "retention: the share of the cohort active on day N after their first day; "
-                "blank until every user of the cohort has reached day N. Events observed until "
-                f"{found.observed_until} (exclusive), from the validated log."
+                "blank until every user of the cohort has reached day N. The first month's "
+                "cohort also holds every user already active when the log begins. Events "
+                f"observed until {found.observed_until} (exclusive), from the validated log."
             ),
             html.table(
                 table,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ibis.expr.types as ir
+import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -40,12 +42,12 @@ def page_inputs(config: DatasetConfig, serving: Serving, recall: RecallCache) ->
     prepared = last_prepared(config)
     version = serving.store.version
 
-    def listed():  # type: ignore[no-untyped-def]
+    def listed() -> pd.DataFrame:
         if policy_path is None:
             raise InputError("no recall policy configured: no recall list")
         return recall.campaign(serving, policy_path).listed
 
-    def events():  # type: ignore[no-untyped-def]
+    def events() -> ir.Table | None:
         return None if prepared is None else canonical_events(DuckDBEngine(), prepared)
 
     return Inputs(
