@@ -16,6 +16,7 @@ from benchmarks import (
     bench_soak,
     bench_spark,
     bench_training,
+    bench_ui,
 )
 
 BENCHMARKS: dict[str, Callable[..., int]] = {
@@ -28,6 +29,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "cli": bench_cli.main,
     "monitor": bench_monitor.main,
     "fleet": bench_fleet.main,
+    "ui": bench_ui.main,
 }
 
 

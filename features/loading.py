@@ -225,6 +225,13 @@ def prepare(
     return prepared
 
 
+def last_prepared(config: DatasetConfig) -> Prepared | None:
+    """What the last validation wrote, without validating again (None before the first, or
+    when its files are gone): for readers that must not write, such as the service."""
+    found = _load_report(_report_path(config))
+    return found if found is not None and found.events_path.exists() else None
+
+
 def canonical_events(engine: Engine, prepared: Prepared) -> ir.Table:
     return engine.con.read_parquet(str(prepared.events_path))
 

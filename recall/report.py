@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.config import DatasetConfig
 from recall.charts import return_rate_chart, uplift_chart
 from recall.review import CONFIDENCE, Review
 
@@ -122,3 +123,8 @@ def write_report(review: Review, folder: Path) -> ReportFiles:
     files.html.write_text(_html(review, charts))
     review.table.to_csv(files.numbers, index=False)
     return files
+
+
+def reviews_root(config: DatasetConfig) -> Path:
+    """Where `winback review` writes each campaign's report unless told: <here>/<campaign>."""
+    return config.workdir_path / "reviews"

@@ -26,6 +26,7 @@ import bentoml
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from bentoml.validators import ContentType
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, Response
 
 from artifact.tracking import resolve_store
 from core.config import WinbackError, load_config
@@ -47,6 +48,7 @@ from serving.responses import (
     score_features,
     score_users,
 )
+from serving.ui import UI_PATH, UiPages, ui_app
 
 # A JSON object answer. The explicit content type matters for speed: without it BentoML 1.4
 # derives the media type from the return type's JSON schema, building a pydantic
@@ -78,6 +80,7 @@ def client_errors() -> Iterator[None]:
 
 
 @bentoml.asgi_app(info_app, path="/")
+@bentoml.asgi_app(ui_app, path=UI_PATH)
 @bentoml.service(name=SERVICE_NAME, traffic={"timeout": 30})
 class WinbackService:
     def __init__(self) -> None:
@@ -89,6 +92,7 @@ class WinbackService:
         self.source = ServingSource(resolve_store(self.config), self.config.model.name, store)
         policy = self.config.serving.recall_policy
         self.recall_cache = RecallCache(Path(policy) if policy else None)
+        self.pages = UiPages(self.config)
         self._stop = threading.Event()
         self.refresher = Refresher(
             self.source, ReloadRequests(root / RELOAD_FILE), self.config.serving.poll_seconds
@@ -212,6 +216,15 @@ class WinbackService:
             detail = {"error": "no champion model loaded yet", "refresh": refresh}
             raise HTTPException(status_code=503, detail=detail)
         return {**model_info(current, self.source.aliases), "refresh": refresh}
+
+    @ui_app.get("/", response_class=HTMLResponse)
+    def ui_index(self) -> Response:
+        return self.pages.index()
+
+    @ui_app.get("/{section}", response_class=HTMLResponse)
+    def ui_section(self, section: str) -> Response:
+        """The operations page (read-only): /ui/now, /ui/why, /ui/retention, /ui/campaigns."""
+        return self.pages.respond(section, self.source, self.recall_cache)
 
 
 cast(Any, WinbackService).add_asgi_middleware(BearerToken)

@@ -80,7 +80,7 @@ def review_command(
     from recall.campaign_file import read_campaign
     from recall.feedback import update_policy
     from recall.outcomes import review_campaign
-    from recall.report import write_report
+    from recall.report import reviews_root, write_report
     from recall.tracking import log_review
     from winback.cli.render import print_review, print_update
 
@@ -90,7 +90,7 @@ def review_command(
         chosen = open_engine(cfg.engine, engine)
         with console.status("reading events after the campaign"):
             result = review_campaign(cfg, chosen, listed, window_days)
-        files = write_report(result, out or cfg.workdir_path / "reviews" / listed.id)
+        files = write_report(result, out or reviews_root(cfg) / listed.id)
         with console.status("logging to MLflow"):
             run_id = log_review(result, files, resolve_store(cfg), f"{cfg.name}-reviews")
         update = update_policy(update_policy_file, result) if update_policy_file else None

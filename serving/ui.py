@@ -1,0 +1,113 @@
+"""The operations page on the service: GET /ui/now, /ui/why, /ui/retention, /ui/campaigns.
+
+Read-only HTML behind the same bearer token as the API (the service's middleware wraps every
+mounted app). Its inputs are the served pair and the service's recall cache, so the page's
+scores are the ones /recall_list answers with, scored once for both; `winback report` builds
+the same inputs from the same pair and writes the same pages as files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis.expr.types as ir
+import pandas as pd
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from core.config import DatasetConfig, InputError, WinbackError
+from features.engine import DuckDBEngine
+from features.loading import canonical_events, last_prepared
+from ops import html
+from ops.campaigns import stamp
+from ops.page import LABELS, Inputs, Pages, cache_folder
+from recall.campaign import input_stamp
+from recall.policy import load_policy
+from serving.model_source import Serving, ServingSource
+from serving.online_store import read_all
+from serving.responses import RecallCache
+
+UI_PATH = "/ui"
+WAIT_SECONDS = 10.0  # a request waits this long for a first computation, then gets ...
+RETRY_SECONDS = 5  # ... a page that reloads itself after this many seconds
+
+ui_app = FastAPI(title="winback-ui", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def page_inputs(config: DatasetConfig, serving: Serving, recall: RecallCache) -> Inputs:
+    """The page's inputs for a served pair: scores and the recall list from `recall` (what
+    /recall_list uses), the event log as the last `winback validate` left it."""
+    policy_path = recall.policy_path
+    policy = load_policy(policy_path) if policy_path is not None else None
+    prepared = last_prepared(config)
+    version = serving.store.version
+
+    def listed() -> pd.DataFrame:
+        if policy_path is None:
+            raise InputError("no recall policy configured: no recall list")
+        return recall.campaign(serving, policy_path).listed
+
+    def events() -> ir.Table | None:
+        return None if prepared is None else canonical_events(DuckDBEngine(), prepared)
+
+    return Inputs(
+        config=config,
+        model_name=serving.name,
+        model_version=serving.version,
+        store_version=version.version,
+        cutoff=version.cutoff,
+        users=version.rows,
+        catalog=serving.model.catalog,
+        policy=policy,
+        policy_stamp=input_stamp(policy_path, policy) if policy_path and policy else (),
+        scores=lambda: recall.table(serving),
+        store=lambda: read_all(version),
+        listed=listed,
+        events=events,
+        events_stamp=None
+        if prepared is None
+        else (prepared.fingerprint, stamp([prepared.events_path])),
+    )
+
+
+def _unavailable(title: str, message: str) -> Response:
+    return HTMLResponse(
+        html.waiting(title, message, RETRY_SECONDS),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_SECONDS)},
+    )
+
+
+class UiPages:
+    """One per worker; its pieces are shared with the other workers through the workdir."""
+
+    def __init__(self, config: DatasetConfig, folder: Path | None = None) -> None:
+        self.config = config
+        self.pages = Pages(folder or cache_folder(config))
+
+    def respond(self, section: str, source: ServingSource, recall: RecallCache) -> Response:
+        if section not in LABELS:
+            known = ", ".join(f"{UI_PATH}/{name}" for name in LABELS)
+            return HTMLResponse(html.problem(f"no page {section!r}; pages: {known}"), 404)
+        current = source.current
+        if source.damaged is not None or current is None:
+            why = source.damaged or "no champion model loaded yet"
+            return _unavailable("Not ready", f"{why}; GET /model shows the refresh status.")
+        try:
+            text = self.pages.page(
+                section, page_inputs(self.config, current, recall), str, WAIT_SECONDS
+            )
+        except WinbackError as error:
+            return _unavailable("Cannot show the page", str(error))
+        if text is None:
+            return _unavailable(
+                f"Preparing {LABELS[section]}",
+                f"The figures for {current.name} v{current.version} and online store "
+                f"{current.store.version.version} are being computed for the first time; "
+                f"this page reloads itself every {RETRY_SECONDS} s.",
+            )
+        return HTMLResponse(text)
+
+    @staticmethod
+    def index() -> Response:
+        return RedirectResponse(f"{UI_PATH}/now")
