@@ -104,6 +104,7 @@ def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
     table.add_row("users", f"{len(log.users):,}")
     table.add_row("time span", f"{log.events.ts.min()}  to  {log.events.ts.max()}")
     table.add_row("truth", ", ".join(f"{kind}: {n:,}" for kind, n in sorted(kinds.items())))
+    table.add_row("came back", f"{int(log.truth.return_ts.notna().sum()):,} of the leavers")
     for name, path in paths.items():
         table.add_row(name, str(path))
     console.print(table)
