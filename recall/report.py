@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from recall.charts import return_rate_chart, uplift_chart
+from recall.charts import durable_chart, return_rate_chart, uplift_chart
+from recall.durable import VALUE
 from recall.review import CONFIDENCE, Review
 
 MISSING = "n/a"
@@ -24,6 +25,7 @@ class ReportFiles:
     html: Path
     numbers: Path
     charts: tuple[Path, ...]
+    durable: Path | None = None
 
 
 def _or_missing(fmt: Callable[[float], str]) -> Callable[[float], str]:
@@ -59,6 +61,35 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(shown)
 
 
+def _share(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def display_durable(table: pd.DataFrame) -> pd.DataFrame:
+    """The durable outcomes as text: shares in %, differences in points, value in money."""
+    rows = []
+    for row in table.to_dict("records"):
+        value = row["outcome"] == VALUE
+        level = _or_missing((lambda x: f"{x:,.2f}") if value else _share)
+        change = _or_missing((lambda x: f"{x:+,.2f}") if value else _points)
+        known = row["treated"] + row["control"] > 0
+        rows.append(
+            {
+                "strategy": row["strategy"],
+                "outcome": row["outcome"],
+                "treated": f"{row['treated']:,}",
+                "control": f"{row['control']:,}",
+                "treated mean": level(row["treated_mean"]),
+                "control mean": level(row["control_mean"]),
+                "difference (points, or value)": change(row["difference"]),
+                f"{CONFIDENCE:.0%} CI": f"[{change(row['ci_low'])}, {change(row['ci_high'])}]",
+                "significant": "yes" if row["significant"] else "no",
+                "known": "yes" if known else f"from {row['matures_on']}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _markdown_table(frame: pd.DataFrame) -> str:
     rows = [list(frame.columns), ["---"] * frame.shape[1], *frame.to_numpy().tolist()]
     return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
@@ -77,13 +108,22 @@ def _headline(review: Review) -> list[str]:
     return lines
 
 
+DURABLE_HEADLINE = (
+    "Did they stay? Every outcome is a share (or the mean value) of the whole group, returned "
+    "or not; an outcome is known once its last day is observed for every listed user."
+)
+
+
 def _markdown(review: Review, charts: tuple[Path, ...]) -> str:
     parts = [
         f"# Campaign review: {review.campaign_id}",
         *_headline(review),
         _markdown_table(display_table(review.table)),
-        *(f"![{path.stem}]({path.name})" for path in charts),
     ]
+    if review.durable is not None:
+        parts += ["## Durable outcomes", DURABLE_HEADLINE]
+        parts.append(_markdown_table(display_durable(review.durable)))
+    parts += [f"![{path.stem}]({path.name})" for path in charts]
     return "\n\n".join(parts) + "\n"
 
 
@@ -91,6 +131,9 @@ def _html(review: Review, charts: tuple[Path, ...]) -> str:
     title = html.escape(f"Campaign review: {review.campaign_id}")
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in _headline(review))
     table = display_table(review.table).to_html(index=False, border=0, escape=True)
+    if review.durable is not None:
+        durable = display_durable(review.durable).to_html(index=False, border=0, escape=True)
+        table += f"<h2>Durable outcomes</h2><p>{html.escape(DURABLE_HEADLINE)}</p>{durable}"
     images = "".join(
         f'<p><img src="{html.escape(path.name)}" alt="{path.stem}"></p>' for path in charts
     )
@@ -107,16 +150,22 @@ def _html(review: Review, charts: tuple[Path, ...]) -> str:
 
 def write_report(review: Review, folder: Path) -> ReportFiles:
     folder.mkdir(parents=True, exist_ok=True)
-    charts = (
+    charts: tuple[Path, ...] = (
         uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
         return_rate_chart(review.table, folder / "return_rates.png"),
     )
+    durable = None
+    if review.durable is not None:
+        charts += (durable_chart(review.durable, folder / "durable.png", CONFIDENCE),)
+        durable = folder / "durable.csv"
+        review.durable.to_csv(durable, index=False)
     files = ReportFiles(
         folder=folder,
         markdown=folder / "review.md",
         html=folder / "review.html",
         numbers=folder / "review.csv",
         charts=charts,
+        durable=durable,
     )
     files.markdown.write_text(_markdown(review, charts))
     files.html.write_text(_html(review, charts))

@@ -216,6 +216,30 @@ def print_recall(policy: RecallPolicy, decisions: pd.DataFrame, out: Path) -> No
     console.print(f"written to {out}")
 
 
+def print_durable(durable: pd.DataFrame, title: str = "did they stay?") -> None:
+    """Durable outcomes per strategy: treated vs control, the difference and its interval."""
+    from recall.report import display_durable
+
+    shown = display_durable(durable)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("strategy", "outcome"):
+        table.add_column(column, no_wrap=True)
+    for column in ("treated/control", "treated vs control", "difference [95% CI]", "known"):
+        table.add_column(column, justify="right", no_wrap=True)
+    columns = list(shown.columns)
+    for row in shown.itertuples(index=False):
+        cells = dict(zip(columns, row, strict=True))
+        table.add_row(
+            str(cells["strategy"]),
+            str(cells["outcome"]),
+            f"{cells['treated']} / {cells['control']}",
+            f"{cells['treated mean']} vs {cells['control mean']}",
+            f"{cells['difference (points, or value)']} {cells['95% CI']}",
+            str(cells["known"]),
+        )
+    console.print(table)
+
+
 def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
     from recall.report import COLUMNS, display_table
 
@@ -249,6 +273,8 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
             str(row[label["roi"]]),
         )
     console.print(table)
+    if result.durable is not None:
+        print_durable(result.durable)
     if not result.complete:
         console.print(
             f"the window ends {result.window_end} but events stop at "
