@@ -148,15 +148,20 @@ def _html(review: Review, charts: tuple[Path, ...]) -> str:
     )
 
 
-def write_report(review: Review, folder: Path) -> ReportFiles:
+def write_report(review: Review, folder: Path, charts: bool = True) -> ReportFiles:
+    """The report's files in `folder`; `charts=False` leaves out the PNGs (the daily cycle's
+    many small reviews, where drawing is most of the time)."""
     folder.mkdir(parents=True, exist_ok=True)
-    charts: tuple[Path, ...] = (
-        uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
-        return_rate_chart(review.table, folder / "return_rates.png"),
-    )
+    drawn: tuple[Path, ...] = ()
+    if charts:
+        drawn = (
+            uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
+            return_rate_chart(review.table, folder / "return_rates.png"),
+        )
     durable = None
     if review.durable is not None:
-        charts += (durable_chart(review.durable, folder / "durable.png", CONFIDENCE),)
+        if charts:
+            drawn += (durable_chart(review.durable, folder / "durable.png", CONFIDENCE),)
         durable = folder / "durable.csv"
         review.durable.to_csv(durable, index=False)
     files = ReportFiles(
@@ -164,10 +169,10 @@ def write_report(review: Review, folder: Path) -> ReportFiles:
         markdown=folder / "review.md",
         html=folder / "review.html",
         numbers=folder / "review.csv",
-        charts=charts,
+        charts=drawn,
         durable=durable,
     )
-    files.markdown.write_text(_markdown(review, charts))
-    files.html.write_text(_html(review, charts))
+    files.markdown.write_text(_markdown(review, drawn))
+    files.html.write_text(_html(review, drawn))
     review.table.to_csv(files.numbers, index=False)
     return files

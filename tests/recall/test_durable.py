@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from features.config import ChurnConfig
 from features.engine import DuckDBEngine
@@ -19,6 +18,7 @@ from features.synthetic_campaign import CampaignSpec, plant_campaign
 from recall import durable
 from recall.durable import Durability, active
 from recall.review import ALL
+from tests.recall.durable_oracle import assert_same_comparison, pandas_compare, pandas_outcomes
 
 DATES = (dt.date(2025, 5, 1), dt.date(2025, 5, 20))
 WINDOW = 21
@@ -60,47 +60,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Da
     return log.events, pd.concat(listed, ignore_index=True), path
 
 
-def pandas_outcomes(events: pd.DataFrame, listed: pd.DataFrame) -> pd.DataFrame:
-    """The module doc's definitions, written again in plain pandas."""
-    returning = events[events.event.isin(CHURN.qualifying_events)]
-    rows = listed.assign(start=pd.to_datetime(listed.campaign_date.astype(str)))
-    inside = rows.merge(returning[["user_id", "ts"]], on="user_id")
-    inside = inside[(inside.ts >= inside.start) & (inside.ts < inside.start + WINDOW * DAY)]
-    first = inside.groupby(["campaign_id", "user_id"]).ts.min().rename("back").reset_index()
-    first["back_day"] = first.back.dt.normalize()
-    out = rows.merge(first, on=["campaign_id", "user_id"], how="left")
-    later = first.merge(returning[["user_id", "ts"]], on="user_id")
-    later["after"] = (later.ts.dt.normalize() - later.back_day).dt.days
-    key = ["campaign_id", "user_id"]
-    for k in RULES.days:
-        hit = later[(later.after > k - RULES.active_days) & (later.after <= k)]
-        out[active(k)] = out.set_index(key).index.isin(hit.set_index(key).index)
-    stay = later[(later.after >= 1) & (later.after <= RULES.lapsed_days)]
-    out["returned"] = out.back.notna()
-    out["lapsed_again"] = out.returned & ~out.set_index(key).index.isin(stay.set_index(key).index)
-    spent = first.merge(events[["user_id", "ts", "value"]], on="user_id")
-    spent = spent[
-        (spent.ts >= spent.back) & (spent.ts < spent.back_day + (RULES.value_days + 1) * DAY)
-    ]
-    value = spent.groupby(key).value.sum().rename("value").reset_index()
-    out = out.merge(value, on=key, how="left").fillna({"value": 0.0})
-    return out
-
-
-def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Mean difference and its 95% Welch interval, from the textbook formula."""
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
-    difference = a.mean() - b.mean()
-    return difference, difference - half, difference + half
-
-
 def test_per_user_outcomes_equal_pandas(world: tuple[pd.DataFrame, pd.DataFrame, Path]) -> None:
     events, listed, path = world
     table = DuckDBEngine().con.read_parquet(str(path))
     ours = durable.outcomes(table, CHURN, listed, WINDOW, RULES)
-    theirs = pandas_outcomes(events, listed)
+    theirs = pandas_outcomes(events, listed, WINDOW, RULES, CHURN.qualifying_events)
     key = ["campaign_id", "user_id"]
     ours, theirs = (frame.sort_values(key, ignore_index=True) for frame in (ours, theirs))
     columns = ["returned", *(active(k) for k in RULES.days), "lapsed_again"]
@@ -123,25 +87,9 @@ def test_treated_against_control_equals_pandas_and_waits_until_known(
     observed = dt.date(2025, 8, 1)
     table = durable.compare(rows, WINDOW, RULES, observed, 0.95, ALL)
     table = table.set_index(["strategy", "outcome"])
-    theirs = pandas_outcomes(events, listed)
-    ends = pd.to_datetime(theirs.campaign_date.astype(str)) + WINDOW * DAY
-    for outcome, horizon in RULES.horizons.items():
-        known = theirs[ends + horizon * DAY <= pd.Timestamp(observed)]
-        for strategy in ("a", "b", ALL):
-            members = known if strategy == ALL else known[known.strategy == strategy]
-            treated = members.group == "treatment"
-            row = table.loc[(strategy, outcome)]
-            assert (row.treated, row.control) == (treated.sum(), (~treated).sum())
-            if members.empty:
-                assert np.isnan(row.difference) and row.matures_on > observed
-                continue
-            a = members.loc[treated, outcome].to_numpy(float)
-            b = members.loc[~treated, outcome].to_numpy(float)
-            assert np.isclose(row.treated_mean, a.mean()) and np.isclose(row.control_mean, b.mean())
-            assert np.isclose(row.difference, a.mean() - b.mean())
-            if outcome == "value":
-                np.testing.assert_allclose((row.difference, row.ci_low, row.ci_high), welch(a, b))
-            assert row.ci_low <= row.difference <= row.ci_high
+    theirs = pandas_outcomes(events, listed, WINDOW, RULES, CHURN.qualifying_events)
+    expected = pandas_compare(theirs, WINDOW, RULES, pd.Timestamp(observed), ALL)
+    assert_same_comparison(table, expected)
     assert np.isnan(table.loc[("a", "active_90d")].difference)
     assert table.loc[("a", "active_60d")].treated < table.loc[("a", "returned")].treated
     # the planted returns were single visits: a's treated came back more, and lapsed again more

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from winback.cli import data, features, monitoring, recall, serving, training
+from winback.cli import cycle, data, features, monitoring, recall, serving, training
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -24,3 +24,4 @@ serving.register(app)
 recall.register(app)
 training.register(app)
 monitoring.register(app)
+cycle.register(app)

@@ -7,7 +7,7 @@ stack (scipy, matplotlib: over two seconds) to print one table."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
 
+    from cycle.run import CycleResult
     from features.loading import Prepared, SourceReport
     from features.synthetic import SyntheticLog
     from features.synthetic_campaign import CampaignSpec
@@ -300,3 +301,113 @@ def print_update(update: PolicyUpdate | None) -> None:
     )
     if update.not_in_policy:
         console.print(f"not in the policy any more: {', '.join(update.not_in_policy)}")
+
+
+def _pts(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f}"
+
+
+def _listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value:,}" for key, value in counts.items()) or "none"
+
+
+def print_cycle(result: CycleResult) -> None:
+    """What the day did: who entered a segment, what was sent where, what the reviews found."""
+    summary = result.summary
+    model = summary.get("model", {})
+    validated = summary.get("validated", {})
+    new = validated.get("new_rows", 0)
+    quarantined = sum(validated.get("quarantined", {}).values())
+    again = " (ran before: nothing else to do)" if result.already_done else ""
+    console.print(
+        f"cycle {result.day}{again}: {model.get('name')} v{model.get('version')}, "
+        f"store {summary.get('store_version')}; {new:,} new events ({quarantined:,} "
+        f"quarantined); entered: {_listing(summary.get('entered', {}))}",
+        soft_wrap=True,
+    )
+    decided = summary.get("decided", [])
+    if decided and not result.already_done:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("campaign", "channel", "treated", "control", "cost"):
+            table.add_column(column, justify="left" if column == "campaign" else "right")
+        for row in decided:
+            table.add_row(
+                row["campaign_id"],
+                row["channel"],
+                f"{row['treatment']:,}",
+                f"{row['control']:,}",
+                f"{row['cost']:,.2f}",
+            )
+        console.print(table)
+    outbox = summary.get("outbox", {})
+    hooks = summary.get("webhooks", {})
+    sent = [f"outbox {_listing(outbox)}"]
+    for channel, done in hooks.items():
+        text = f"{channel} webhook: {done['delivered']:,} delivered, {done['pending']:,} pending"
+        if done["withdrawn"]:
+            text += f", {done['withdrawn']:,} withdrawn (opted out)"
+        if done["error"]:
+            text += f" ({done['error']})"
+        sent.append(text)
+    console.print("; ".join(sent), soft_wrap=True)
+    for review in summary.get("reviews", []) if not result.already_done else []:
+        found = ", ".join(
+            f"{row['strategy']} {_pts(row['uplift'])} pts [{_pts(row['ci_low'])}, "
+            f"{_pts(row['ci_high'])}]"
+            for row in review["returns"]
+        )
+        console.print(
+            f"reviewed the campaigns of {review['campaign_day']} (stages {review['stages']}): "
+            f"{found}",
+            soft_wrap=True,
+        )
+    pooled = summary.get("pooled")
+    if pooled and not result.already_done:
+        _print_pooled(pooled)
+    pending = summary.get("pending", {})
+    if pending:
+        console.print(
+            f"pending: {_listing(pending)}: the next cycle retries them (exit 1)", style="yellow"
+        )
+
+
+def _print_pooled(pooled: dict[str, Any]) -> None:
+    first, last = pooled["campaign_days"]
+    table = Table(
+        title=f"all reviewed campaigns, {first} to {last}: treated - control, points [95% CI]",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("strategy", no_wrap=True)
+    rows: dict[str, dict[str, str]] = {}
+    outcomes: list[str] = []
+    for row in pooled["durable"]:
+        if row["outcome"] not in outcomes:
+            outcomes.append(row["outcome"])
+        if row["difference"] is None:
+            cell = f"from {row['matures_on']}"
+        elif row["outcome"] == "value":
+            cell = f"{row['difference']:+,.2f} [{row['ci_low']:+,.2f}, {row['ci_high']:+,.2f}]"
+        else:
+            cell = f"{_pts(row['difference'])} [{_pts(row['ci_low'])}, {_pts(row['ci_high'])}]"
+        treated, control = row["treated"], row["control"]
+        if row["outcome"] == "returned":
+            cell = f"{cell} ({treated:,}/{control:,})"
+        rows.setdefault(row["strategy"], {})[row["outcome"]] = cell
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right", no_wrap=True)
+    for strategy, cells in rows.items():
+        table.add_row(strategy, *(cells.get(outcome, "") for outcome in outcomes))
+    console.print(table)
+    console.print(f"report: {pooled['report']}", soft_wrap=True)
+
+
+def print_fed(paths: list[Path], planted: dict[Any, int], until: object) -> None:
+    sizes = [f"{path.name}" for path in paths]
+    effects = ", ".join(f"{n:,} for the contacts of {day}" for day, n in planted.items())
+    console.print(
+        f"feed: {len(paths)} file(s) up to {until} ({', '.join(sizes) or 'none new'}); "
+        f"planted returns: {effects or 'none'}",
+        soft_wrap=True,
+    )
