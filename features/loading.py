@@ -392,9 +392,11 @@ def prepare(
 
 
 def read_parts(engine: Engine, paths: Sequence[str | Path]) -> ir.Table:
-    """Canonical Parquet files as one table."""
-    tables = [engine.con.read_parquet(str(path)) for path in paths]
-    return tables[0] if len(tables) == 1 else tables[0].union(*tables[1:])
+    """Canonical Parquet files as one table (one scan of them all on DuckDB, the only engine
+    that writes parts)."""
+    if len(paths) == 1:
+        return engine.con.read_parquet(str(paths[0]))
+    return engine.con.read_parquet([str(path) for path in paths])
 
 
 def canonical_events(engine: Engine, prepared: Prepared) -> ir.Table:

@@ -148,8 +148,12 @@ def compare(
     campaign whose outcome has not matured are left out of that outcome."""
     records = []
     groups = [*rows.groupby("strategy", sort=True), (pooled, rows)]
+    window_end = pd.to_datetime(rows["campaign_date"].astype("str")) + pd.Timedelta(
+        days=window_days
+    )
     for outcome, horizon in durability.horizons.items():
-        ripe = matures_on(rows["campaign_date"], window_days, horizon) <= observed_until
+        known_on = window_end + pd.Timedelta(days=horizon)
+        ripe = known_on <= pd.Timestamp(observed_until)
         for strategy, members in groups:
             known = members[ripe.loc[members.index]]
             treated = known["group"] == TREATMENT
@@ -158,7 +162,7 @@ def compare(
                 "outcome": outcome,
                 "treated": int(treated.sum()),
                 "control": int((~treated).sum()),
-                "matures_on": max(matures_on(members["campaign_date"], window_days, horizon)),
+                "matures_on": known_on.loc[members.index].max().date(),
             }
             values = known[outcome].to_numpy(np.float64)
             a, b = values[treated.to_numpy()], values[~treated.to_numpy()]

@@ -372,6 +372,7 @@ def print_cycle(result: CycleResult) -> None:
 
 
 def _print_pooled(pooled: dict[str, Any]) -> None:
+    """Pooled reviews: per strategy, each outcome known so far as treated - control."""
     first, last = pooled["campaign_days"]
     table = Table(
         title=f"all reviewed campaigns, {first} to {last}: treated - control, points [95% CI]",
@@ -380,34 +381,44 @@ def _print_pooled(pooled: dict[str, Any]) -> None:
         pad_edge=False,
     )
     table.add_column("strategy", no_wrap=True)
+    table.add_column("treated/control", justify="right")
     rows: dict[str, dict[str, str]] = {}
     outcomes: list[str] = []
+    later: dict[str, str] = {}
     for row in pooled["durable"]:
-        if row["outcome"] not in outcomes:
-            outcomes.append(row["outcome"])
+        outcome = row["outcome"]
         if row["difference"] is None:
-            cell = f"from {row['matures_on']}"
-        elif row["outcome"] == "value":
+            later.setdefault(outcome, str(row["matures_on"]))
+            continue
+        if outcome not in outcomes:
+            outcomes.append(outcome)
+        if outcome == "value":
             cell = f"{row['difference']:+,.2f} [{row['ci_low']:+,.2f}, {row['ci_high']:+,.2f}]"
         else:
             cell = f"{_pts(row['difference'])} [{_pts(row['ci_low'])}, {_pts(row['ci_high'])}]"
-        treated, control = row["treated"], row["control"]
-        if row["outcome"] == "returned":
-            cell = f"{cell} ({treated:,}/{control:,})"
-        rows.setdefault(row["strategy"], {})[row["outcome"]] = cell
+        cells = rows.setdefault(row["strategy"], {})
+        cells[outcome] = cell
+        if outcome == "returned":
+            cells["counts"] = f"{row['treated']:,}/{row['control']:,}"
     for outcome in outcomes:
         table.add_column(outcome, justify="right", no_wrap=True)
     for strategy, cells in rows.items():
-        table.add_row(strategy, *(cells.get(outcome, "") for outcome in outcomes))
+        table.add_row(
+            strategy, cells.get("counts", ""), *(cells.get(outcome, "") for outcome in outcomes)
+        )
     console.print(table)
+    waiting = ", ".join(
+        f"{outcome} (all from {day})" for outcome, day in later.items() if outcome not in outcomes
+    )
+    if waiting:
+        console.print(f"not known yet: {waiting}", soft_wrap=True)
     console.print(f"report: {pooled['report']}", soft_wrap=True)
 
 
 def print_fed(paths: list[Path], planted: dict[Any, int], until: object) -> None:
-    sizes = [f"{path.name}" for path in paths]
     effects = ", ".join(f"{n:,} for the contacts of {day}" for day, n in planted.items())
+    names = ", ".join(path.name for path in paths) or "none new"
     console.print(
-        f"feed: {len(paths)} file(s) up to {until} ({', '.join(sizes) or 'none new'}); "
-        f"planted returns: {effects or 'none'}",
+        f"feed: {len(paths)} file(s) up to {until} ({names}); planted returns: {effects or 'none'}",
         soft_wrap=True,
     )
