@@ -10,7 +10,7 @@ CAMPAIGN_DATE := 2025-12-01
 CAMPAIGN_ID := demo-2025-12-01
 DAILY_DIR := .winback/daily
 DAILY_FROM := 2025-08-01
-DAILY_DAYS := 28
+DAILY_DAYS := 21
 DAILY_CATCH_UP := 2025-12-01
 DAILY_EFFECT := --window-days 14 --uplift vip_call_back=0.15 --uplift at_risk_coupon=0.10 --seed 3
 
@@ -51,7 +51,7 @@ demo: install
 	$(BIN)/winback review --config configs/demo.yaml --campaign $(DEMO_DIR)/recall.csv \
 	  --window-days 28
 	@echo "== the daily loop: $(DAILY_DAYS) days of winback cycle from $(DAILY_FROM), the log fed a day at a time"
-	$(BIN)/winback generate --users 20000 --days 365 --seed 7 --out $(DAILY_DIR)/generated
+	$(BIN)/winback generate --users 10000 --days 365 --seed 7 --out $(DAILY_DIR)/generated
 	rm -rf $(DAILY_DIR)/feed $(DAILY_DIR)/work
 	$(BIN)/winback simulate-feed --data $(DAILY_DIR)/generated --feed $(DAILY_DIR)/feed --until $(DAILY_FROM)
 	$(BIN)/winback train --config configs/daily.yaml > $(DAILY_DIR)/train.log

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from benchmarks import (
     bench_cli,
+    bench_cycle,
     bench_features,
     bench_generator,
     bench_monitor,
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "spark": bench_spark.main,
     "cli": bench_cli.main,
     "monitor": bench_monitor.main,
+    "cycle": bench_cycle.main,
 }
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -51,7 +52,7 @@ from serving.batch import score_all
 from serving.ledger import Entry, ledger_root, record
 from serving.ledger_tracking import log_entry
 from serving.materialize import load_champion, materialize
-from serving.model_source import ServingSource
+from serving.model_source import Serving, ServingSource
 from serving.online_store import StoreError, current_version, read_all, store_root
 
 Say = Callable[[str], None]
@@ -149,13 +150,11 @@ class _Cycle:
         paths: Paths,
         state: State,
     ) -> None:
-        self.config, self.day, self.engine, self.paths, self.state = (
-            config,
-            day,
-            engine,
-            paths,
-            state,
-        )
+        self.config = config
+        self.day = day
+        self.engine = engine
+        self.paths = paths
+        self.state = state
         self.say: Say = progress or (lambda _message: None)
         self.sleep = sleep
         self.policy = load_policy(policy_path)
@@ -226,32 +225,15 @@ class _Cycle:
         return resolve_store(self.config)
 
     def _decide(self, prepared: Prepared) -> dict[str, Any]:
-        config, day = self.config, self.day
         tracking = self._tracking()
         with self.clock.step("materialize"):
-            champion = load_champion(tracking, config.model.name)
-            if champion is None:
-                raise InputError(
-                    f"model {config.model.name!r} has no champion: `winback train` one first"
-                )
-            live = _live_cutoff(config)
-            if live != day.isoformat():
-                self.say(f"materializing the online store as of {day}")
-                materialize(config, self.engine, day, progress=self.say, champion=champion)
+            self._materialize(tracking)
         with self.clock.step("score"):
-            self.say("scoring every user with the champion")
-            source = ServingSource(tracking, config.model.name, store_root(config))
-            source.refresh()
-            serving = source.current
-            assert serving is not None
-            stored = serving.store.version
-            scores = score_all(serving)
-            entry = Entry(serving.name, serving.version, stored.version, day)
-            ledger = record(ledger_root(config), scores, entry)
-            log_entry(tracking, entry, ledger, scores)
-            store = read_all(stored)
+            serving, scores = self._score(tracking)
+            store = read_all(serving.store.version)
         with self.clock.step("decide"):
             self.say("deciding the recall list")
+            day = self.day
             policy = day_policy(self.policy, self.prefix, day)
             today = segments_today(scores, policy)
             previous = self.state.previous_day(day)
@@ -264,17 +246,42 @@ class _Cycle:
             folder = self.paths.day(day)
             write_atomic(folder / "segments.parquet", lambda p: today.to_parquet(p, index=False))
             write_atomic(folder / "recall.csv", lambda p: listed.to_csv(p, index=False))
-            made = contacts(listed, day)
-            summary = _decided_summary(
-                day, serving.name, serving.version, stored.version, prepared, scores, today
-            )
+            summary = _decided_summary(day, serving, prepared, scores, today)
             summary["entered"] = _counts(today.segment[triggered.to_numpy()])
             summary["decided"] = _per_campaign(listed)
             summary["skipped"] = {str(k): int(v) for k, v in skipped_counts(decided).items()}
             self.state.record_decided(
-                day, made, set(config.cycle.webhooks), json.dumps(summary, default=str)
+                day,
+                contacts(listed, day),
+                set(self.config.cycle.webhooks),
+                json.dumps(summary, default=str),
             )
         return summary
+
+    def _materialize(self, tracking: TrackingStore) -> None:
+        """The store as of the day, unless the live one already is (a resumed day)."""
+        config = self.config
+        champion = load_champion(tracking, config.model.name)
+        if champion is None:
+            raise InputError(
+                f"model {config.model.name!r} has no champion: `winback train` one first"
+            )
+        if _live_cutoff(config) != self.day.isoformat():
+            self.say(f"materializing the online store as of {self.day}")
+            materialize(config, self.engine, self.day, progress=self.say, champion=champion)
+
+    def _score(self, tracking: TrackingStore) -> tuple[Serving, pd.DataFrame]:
+        """Every user scored by the champion (`winback score`'s checks), into the ledger."""
+        self.say("scoring every user with the champion")
+        config = self.config
+        source = ServingSource(tracking, config.model.name, store_root(config))
+        source.refresh()
+        serving = source.current
+        assert serving is not None
+        scores = score_all(serving)
+        entry = Entry(serving.name, serving.version, serving.store.version.version, self.day)
+        log_entry(tracking, entry, record(ledger_root(config), scores, entry), scores)
+        return serving, scores
 
     # 5
 
@@ -345,7 +352,7 @@ class _Cycle:
             pooled = self._pooled(events) if written else None
         return written, pooled
 
-    def _pooled(self, events: Any) -> dict[str, Any] | None:
+    def _pooled(self, events: ir.Table) -> dict[str, Any] | None:
         window = self.config.cycle.review_window_days
         closed = [d for d, done in sorted(self.state.reviewed().items()) if 0 in done]
         lists = [reviews.read_list(self.paths.day(d) / "recall.csv") for d in closed]
@@ -413,13 +420,7 @@ def _counts(values: pd.Series) -> dict[str, int]:
 
 
 def _decided_summary(
-    day: dt.date,
-    model: str,
-    version: str,
-    store_version: str,
-    prepared: Prepared,
-    scores: pd.DataFrame,
-    today: pd.DataFrame,
+    day: dt.date, serving: Serving, prepared: Prepared, scores: pd.DataFrame, today: pd.DataFrame
 ) -> dict[str, Any]:
     increment = prepared.increment
     validated: dict[str, Any] = {"events": prepared.events.rows_good, "new_rows": 0}
@@ -432,8 +433,8 @@ def _decided_summary(
         )
     return {
         "day": day.isoformat(),
-        "model": {"name": model, "version": version},
-        "store_version": store_version,
+        "model": {"name": serving.name, "version": serving.version},
+        "store_version": serving.store.version.version,
         "validated": validated,
         "users": _counts(scores["status"]),
         "segments": _counts(today["segment"]),
