@@ -4,10 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha1sum | cut -c1-12)
-CODE := core features training serving recall artifact monitoring ops winback
+CODE := core features training serving recall artifact monitoring ops cycle winback
 DEMO_DIR := .winback/demo
 CAMPAIGN_DATE := 2025-12-01
 CAMPAIGN_ID := demo-2025-12-01
+DAILY_DIR := .winback/daily
+DAILY_FROM := 2025-08-01
+DAILY_DAYS := 21
+DAILY_CATCH_UP := 2025-12-01
+DAILY_EFFECT := --window-days 14 --uplift vip_call_back=0.15 --uplift at_risk_coupon=0.10 --seed 3
 
 .PHONY: install system-deps demo test lint bench clean
 
@@ -52,6 +57,22 @@ demo: install
 	  --window-days 28 --uplift vip_call_back=0.15 --uplift at_risk_coupon=0.10 --seed 3
 	$(BIN)/winback review --config configs/demo.yaml --campaign $(DEMO_DIR)/recall.csv \
 	  --window-days 28
+	@echo "== the daily loop: $(DAILY_DAYS) days of winback cycle from $(DAILY_FROM), the log fed a day at a time"
+	$(BIN)/winback generate --users 10000 --days 365 --seed 7 --out $(DAILY_DIR)/generated
+	rm -rf $(DAILY_DIR)/feed $(DAILY_DIR)/work
+	$(BIN)/winback simulate-feed --data $(DAILY_DIR)/generated --feed $(DAILY_DIR)/feed --until $(DAILY_FROM)
+	$(BIN)/winback train --config configs/daily.yaml > $(DAILY_DIR)/train.log
+	@for i in $$(seq 0 $$(( $(DAILY_DAYS) - 1 ))); do \
+	  day=$$(date -u -I -d "$(DAILY_FROM) + $$i day"); \
+	  $(BIN)/winback simulate-feed --data $(DAILY_DIR)/generated --feed $(DAILY_DIR)/feed \
+	    --until $$day --outbox $(DAILY_DIR)/work/cycle/outbox $(DAILY_EFFECT) || exit 2; \
+	  $(BIN)/winback cycle --config configs/daily.yaml --policy configs/recall.yaml --as-of $$day \
+	    || [ $$? -eq 1 ] || exit 2; \
+	done
+	@echo "== the scheduler resumes on $(DAILY_CATCH_UP): one cycle catches up every review due since"
+	$(BIN)/winback simulate-feed --data $(DAILY_DIR)/generated --feed $(DAILY_DIR)/feed \
+	  --until $(DAILY_CATCH_UP) --outbox $(DAILY_DIR)/work/cycle/outbox $(DAILY_EFFECT)
+	$(BIN)/winback cycle --config configs/daily.yaml --policy configs/recall.yaml --as-of $(DAILY_CATCH_UP)
 	@echo "== CDNOW purchase log: validate, train"
 	$(BIN)/winback validate --config configs/cdnow.yaml
 	$(BIN)/winback train --config configs/cdnow.yaml
@@ -62,6 +83,9 @@ demo: install
 	@echo "  recall:    $(DEMO_DIR)/recall.csv (treatment and control, best first, with why)"
 	@echo "  review:    $(DEMO_DIR)/reviews/$(CAMPAIGN_ID)/review.html (planted: vip_call_back +15 pts,"
 	@echo "             at_risk_coupon +10 pts, the other strategies none)"
+	@echo "  daily:     $(DAILY_DIR)/work/cycle/: outbox/<channel>/<day>.jsonl, contacts.csv, days/<day>/"
+	@echo "             (recall.csv, summary.json), reviews/<day>/ and reviews/all/review.html (planted:"
+	@echo "             vip_call_back +15 pts, at_risk_coupon +10 pts, each a single visit)"
 	@echo "  models:    MLflow at .winback/{demo,cdnow}/mlflow.db; browse with"
 	@echo "             $(BIN)/mlflow ui --backend-store-uri sqlite:///.winback/cdnow/mlflow.db"
 	@echo "  serve:     $(BIN)/winback serve --config configs/demo.yaml --port 3000"

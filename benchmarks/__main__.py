@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from benchmarks import (
     bench_cli,
+    bench_cycle,
     bench_features,
     bench_fleet,
     bench_generator,
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "monitor": bench_monitor.main,
     "fleet": bench_fleet.main,
     "ui": bench_ui.main,
+    "cycle": bench_cycle.main,
 }
 
 

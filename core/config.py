@@ -2,8 +2,8 @@
 error names the file and key) and the errors a user can act on.
 
 Every package may import this module; it imports only the section modules (`features.config`,
-`training.config`, `serving.config`, `monitoring.config`), which import nothing of the project but
-`core.sections`. The layer contract in pyproject.toml holds both rules.
+`training.config`, `serving.config`, `monitoring.config`, `cycle.config`), which import nothing
+of the project but `core.sections`. The layer contract in pyproject.toml holds both rules.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from core.sections import Strict, resolve_path
+from cycle.config import CycleConfig
 from features.config import (
     ChurnConfig,
     CutoffRange,
@@ -53,6 +54,7 @@ class DatasetConfig(Strict):
     model: ModelConfig
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    cycle: CycleConfig = Field(default_factory=CycleConfig)
 
     _resolve_workdir = field_validator("workdir")(resolve_path)
 

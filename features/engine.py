@@ -12,7 +12,7 @@ import glob
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -38,9 +38,11 @@ class Engine(Protocol):
 
     name: str
     con: ibis.BaseBackend
+    increments: bool  # validation may add new source files to earlier results (`loading`)
 
-    def read(self, source: FileSource) -> ir.Table:
-        """All source columns (strings for text files) plus `source_file` and `source_row`."""
+    def read(self, source: FileSource, files: Sequence[str] | None = None) -> ir.Table:
+        """All source columns (strings for text files) plus `source_file` and `source_row`;
+        of `files` (some of the source's) when given, else of every file the source names."""
         ...
 
     def parse_timestamp(self, raw: ir.StringValue, fmt: str | None, zone: str) -> ir.TimestampValue:
@@ -99,6 +101,7 @@ class DuckDBEngine:
     """Embedded default: reads CSV/Parquet/text in place, out of core, on all cores."""
 
     name = "duckdb"
+    increments = True
 
     def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
         self.con: DuckDBBackend = ibis.duckdb.connect(database)
@@ -106,8 +109,8 @@ class DuckDBEngine:
         if threads is not None:
             self.con.raw_sql(f"SET threads = {int(threads)}")
 
-    def read(self, source: FileSource) -> ir.Table:
-        files = expand_paths(source.path)
+    def read(self, source: FileSource, files: Sequence[str] | None = None) -> ir.Table:
+        files = list(files) if files is not None else expand_paths(source.path)
         check_not_empty(files)
         for name in files:
             check_format(name, source)

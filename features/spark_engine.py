@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -194,6 +194,7 @@ class SparkEngine:
     """The same tables as DuckDBEngine, computed by Spark: for logs larger than one machine."""
 
     name = "spark"
+    increments = False  # every validation reads every file (see `loading`)
 
     def __init__(self, session: SparkSession) -> None:
         self.session = session
@@ -203,8 +204,8 @@ class SparkEngine:
     def from_config(cls, settings: SparkConfig) -> SparkEngine:
         return cls(spark_session(settings))
 
-    def read(self, source: FileSource) -> ir.Table:
-        files = expand_paths(source.path)
+    def read(self, source: FileSource, files: Sequence[str] | None = None) -> ir.Table:
+        files = list(files) if files is not None else expand_paths(source.path)
         check_not_empty(files)
         if source.format == "parquet":
             frame = self.session.read.parquet(*files)

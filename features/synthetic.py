@@ -2,8 +2,10 @@
 
 Real logs never tell us who truly churned or why, so the features and models are checked
 against data whose answer is known: a few user archetypes with different habits, weekly
-seasonality, signups spread over time, and churners whose activity decays before they leave
-(silently, or with an explicit `cancel` event). `truth` records what was planted.
+seasonality, signups spread over time, churners whose activity decays before they leave
+(silently, or with an explicit `cancel` event), and leavers who come back after a long gap
+(their events after the return are drawn from a random stream of their own, so the log up
+to the returns is the same with or without them). `truth` records what was planted.
 
 An optional `Drift` makes the log non-stationary, so drift detection and retraining can be
 tested against a known answer: the churn base rate can move linearly over the log's days,
@@ -55,6 +57,12 @@ WEEKEND_FACTOR = 1.3
 DECAY_DAYS = (40.0, 80.0)  # how long before leaving a churner's activity starts to fade
 DECAY_FOLDS = 2.0  # e-folds over the decay window: the rate is ~14% of normal at the leave time
 GAP_MEAN_SECONDS = 60.0  # mean pause between two events of one session
+# Some users who left come back after a long gap, as in real logs (many CDNOW customers buy
+# again after months): the gap after leaving is RETURN_MIN_GAP_DAYS plus an exponential with
+# mean RETURN_GAP_MEAN_DAYS, after which they are active at their old rate to the log's end.
+RETURN_MIN_GAP_DAYS = 30.0
+RETURN_GAP_MEAN_DAYS = 90.0
+RETURN_STREAM = 1  # the returns' random stream: seeded by (seed, RETURN_STREAM)
 
 
 @dataclass(frozen=True)
@@ -257,6 +265,7 @@ class SyntheticSpec:
     start: datetime.date = datetime.date(2025, 1, 1)
     cancel_share: float = 0.15  # share of users who leave with an explicit `cancel` event
     fade_share: float = 0.35  # share of users who just fade out (decay then silence)
+    return_share: float = 0.3  # share of leavers who come back after a long gap
     drift: Drift | None = None  # None: the same stationary log as always
 
     def __post_init__(self) -> None:
@@ -265,6 +274,8 @@ class SyntheticSpec:
         shares = (self.cancel_share, self.fade_share)
         if min(shares) < 0 or sum(shares) > 1:
             raise ValueError(f"churn shares must be >= 0 and sum to <= 1, got {shares}")
+        if not 0 <= self.return_share <= 1:
+            raise ValueError(f"return_share must be in [0, 1], got {self.return_share}")
         if self.drift is not None and self.drift.stepped:
             since, end = self.drift.since, self.start + datetime.timedelta(days=self.days)
             if since is None or not self.start < since < end:
@@ -305,12 +316,14 @@ class _Users:
     churn_multiplier: Floats  # factor on the churn odds: mean drift multiplier while active
     mix_weight: Floats  # w of the drift's mix interpolation: 0 before the log, 1 at its end
     activity_factor: Floats  # factor on the session rate from the drift's step on
+    back: Ints  # when a leaver comes back (after `leave`); the end of the period otherwise
 
 
 @dataclass(frozen=True)
 class _Events:
-    """Regular events grouped by user (ascending), then session, then order in the session;
-    after them one `cancel` event per canceller, also by user."""
+    """Regular events grouped by user (ascending), then session, then order in the session
+    (a returner's sessions after the return come after those before leaving); after them one
+    `cancel` event per canceller, also by user."""
 
     user: Ints
     ts: Ints
@@ -324,8 +337,9 @@ class _Events:
 def generate(spec: SyntheticSpec) -> SyntheticLog:
     """Draw a full synthetic log for `spec`; deterministic in `spec.seed`."""
     rng = np.random.default_rng(spec.seed)
-    users = _draw_users(spec, rng)
-    events = _draw_events(spec, users, rng)
+    back_rng = np.random.default_rng([spec.seed, RETURN_STREAM])
+    users = _draw_users(spec, rng, back_rng)
+    events = _draw_events(spec, users, rng, back_rng)
     return _assemble(spec, users, events)
 
 
@@ -405,7 +419,19 @@ def _leave_times(u: Floats, active_from: Ints, end: int, drift: Drift | None) ->
     return np.clip(np.floor(t).astype(np.int64), active_from, end - 1)
 
 
-def _draw_users(spec: SyntheticSpec, rng: np.random.Generator) -> _Users:
+def _return_times(spec: SyntheticSpec, kind: Ints, leave: Ints, rng: np.random.Generator) -> Ints:
+    """When each leaver comes back: `return_share` of them, after RETURN_MIN_GAP_DAYS plus an
+    exponential gap; the end of the period for everyone else (and for returns after it)."""
+    n, end = kind.size, spec.days * DAY
+    returns = (kind != NONE) & (rng.random(n) < spec.return_share)
+    gap = (RETURN_MIN_GAP_DAYS + rng.exponential(RETURN_GAP_MEAN_DAYS, size=n)) * DAY
+    back = leave + gap.astype(np.int64)
+    return np.where(returns & (back < end), back, end)
+
+
+def _draw_users(
+    spec: SyntheticSpec, rng: np.random.Generator, back_rng: np.random.Generator
+) -> _Users:
     n, end, drift = spec.users, spec.days * DAY, spec.drift
     # The uniforms behind the categories come first, as they always have (so a log without a
     # drift keeps its bytes); under a drift the shares they are read against depend on the
@@ -469,16 +495,37 @@ def _draw_users(spec: SyntheticSpec, rng: np.random.Generator) -> _Users:
         churn_multiplier=multiplier,
         mix_weight=mix_weight,
         activity_factor=activity_factor,
+        back=_return_times(spec, kind, leave, back_rng),
     )
 
 
-def _draw_events(spec: SyntheticSpec, users: _Users, rng: np.random.Generator) -> _Events:
+@dataclass(frozen=True)
+class _Span:
+    """Sessions and their events on one active span [lo, hi) per user (empty where lo >= hi),
+    events grouped by user (ascending), then session, then order in the session."""
+
+    user: Ints
+    ts: Ints
+    code: Ints
+    value: Floats
+    session: Ints  # per event: index into the session arrays
+    session_user: Ints  # per session
+    session_number: Ints  # per session: 0, 1, ... in time order within the user
+
+
+def _span_events(
+    spec: SyntheticSpec,
+    users: _Users,
+    rng: np.random.Generator,
+    lo: Ints,
+    hi: Ints,
+    decay_start: Floats,
+) -> _Span:
     n = spec.users
     # Session starts form a Poisson process with rate(t) = rate x weekday x decay on each user's
     # active span [lo, hi). Drawn by thinning: candidates at the peak rate, each kept with
     # probability rate(t) / peak, which costs O(sessions) instead of O(users x days).
-    lo = np.maximum(users.signup, 0)
-    span = np.maximum(users.leave - lo, 0)
+    span = np.maximum(hi - lo, 0)
     weekday = (spec.start.weekday() + np.arange(7)) % 7
     weekday_factor = np.where(weekday >= 5, WEEKEND_FACTOR, 1.0)
     peak = weekday_factor.max()
@@ -488,9 +535,9 @@ def _draw_events(spec: SyntheticSpec, users: _Users, rng: np.random.Generator) -
     fraction = np.sort(candidate_user + rng.random(candidate_user.size)) - candidate_user
     candidate_ts = np.minimum(
         np.repeat(lo, candidates) + (fraction * np.repeat(span, candidates)).astype(np.int64),
-        np.repeat(users.leave - 1, candidates),
+        np.repeat(hi - 1, candidates),
     )
-    since_decay = candidate_ts - np.repeat(users.decay_start, candidates)
+    since_decay = candidate_ts - np.repeat(decay_start, candidates)
     decay = np.exp(-np.maximum(since_decay, 0.0) / np.repeat(users.decay_tau, candidates))
     stepped = np.where(candidate_ts >= spec.step_seconds, users.activity_factor[candidate_user], 1)
     intensity = weekday_factor[(candidate_ts // DAY) % 7] * decay * stepped
@@ -509,9 +556,9 @@ def _draw_events(spec: SyntheticSpec, users: _Users, rng: np.random.Generator) -
     elapsed = np.cumsum(np.where(position > 0, gap, 0.0)).astype(np.int64)
     offset = elapsed - np.repeat(elapsed[session_first], per_session)
     planned = np.repeat(session_start, per_session) + offset
-    cut = np.repeat(users.leave[session_user] - 1, per_session)
-    # A session cut short by the user leaving (or the log ending) keeps one event at the
-    # cut, not several identical ones that validation would rightly call duplicates.
+    cut = np.repeat(hi[session_user] - 1, per_session)
+    # A session cut short by the span's end (the user leaving, the log ending) keeps one event
+    # at the cut, not several identical ones that validation would rightly call duplicates.
     beyond = planned > cut
     keep = ~(beyond & np.r_[False, beyond[:-1]] & (position > 0))
     session_of_event = np.repeat(np.arange(n_sessions), per_session)
@@ -530,20 +577,62 @@ def _draw_events(spec: SyntheticSpec, users: _Users, rng: np.random.Generator) -
     # Sessions are in (user, start) order, so numbering them within users is chronological.
     sessions_of_user = np.bincount(session_user, minlength=n)
     user_session_first = np.cumsum(sessions_of_user) - sessions_of_user
-    session_number = np.arange(n_sessions) - user_session_first[session_user]
+    return _Span(
+        user=np.repeat(session_user, per_session),
+        ts=ts,
+        code=code,
+        value=value,
+        session=np.repeat(np.arange(n_sessions), per_session),
+        session_user=session_user,
+        session_number=np.arange(n_sessions) - user_session_first[session_user],
+    )
 
-    # Cancellers end with one `cancel` event, alone in its own last session.
+
+def _draw_events(
+    spec: SyntheticSpec, users: _Users, rng: np.random.Generator, back_rng: np.random.Generator
+) -> _Events:
+    """Sessions up to each user's leave time (decaying for churners), a `cancel` for each
+    canceller, and the sessions of users who come back after leaving (`_Users.back`), drawn
+    from a stream of their own so that everything before the returns is as it always was."""
+    n = spec.users
+    lo = np.maximum(users.signup, 0)
+    first = _span_events(spec, users, rng, lo, users.leave, users.decay_start)
+    end = np.full(n, spec.days * DAY, dtype=np.int64)
+    again = _span_events(spec, users, back_rng, users.back, end, np.full(n, np.inf))
+
+    # Cancellers end their first span with one `cancel` event, alone in its own session,
+    # numbered after their first span's sessions; sessions after a return come after both.
     cancellers = np.flatnonzero(users.kind == CANCEL)
+    first_sessions = np.bincount(first.session_user, minlength=n)
+    numbered_from = first_sessions + (users.kind == CANCEL)
+    order = np.argsort(np.concatenate([first.user, again.user]), kind="stable")
+    n_first = first.session_user.size
+    n_sessions = n_first + again.session_user.size
+
+    def merged(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.concatenate([a, b])[order]
+
     return _Events(
-        user=np.concatenate([np.repeat(session_user, per_session), cancellers]),
-        ts=np.concatenate([ts, users.leave[cancellers]]),
-        code=np.concatenate([code, np.full(cancellers.size, CANCEL_EVENT)]),
-        value=np.concatenate([value, np.zeros(cancellers.size)]),
-        session=np.concatenate(
-            [np.repeat(np.arange(n_sessions), per_session), n_sessions + np.arange(cancellers.size)]
+        user=np.concatenate([merged(first.user, again.user), cancellers]),
+        ts=np.concatenate([merged(first.ts, again.ts), users.leave[cancellers]]),
+        code=np.concatenate(
+            [merged(first.code, again.code), np.full(cancellers.size, CANCEL_EVENT)]
         ),
-        session_user=np.concatenate([session_user, cancellers]),
-        session_number=np.concatenate([session_number, sessions_of_user[cancellers]]),
+        value=np.concatenate([merged(first.value, again.value), np.zeros(cancellers.size)]),
+        session=np.concatenate(
+            [
+                merged(first.session, again.session + n_first),
+                n_sessions + np.arange(cancellers.size),
+            ]
+        ),
+        session_user=np.concatenate([first.session_user, again.session_user, cancellers]),
+        session_number=np.concatenate(
+            [
+                first.session_number,
+                again.session_number + numbered_from[again.session_user],
+                first_sessions[cancellers],
+            ]
+        ),
     )
 
 
@@ -555,7 +644,8 @@ def _time_order(events: _Events, n_users: int) -> Ints:
     """
     # Cancel events come after all regular events, which are grouped by user. Each user's block
     # of ranks is shifted by the user index to leave one free rank after it, which that user's
-    # cancel event (if any) takes; it is their latest event, so generation order still holds.
+    # cancel event (if any) takes; a rank only breaks ties of ts, and nothing else of that user
+    # happens at the moment they cancel, so generation order still holds.
     n_regular = events.user.size - int(np.count_nonzero(events.code == CANCEL_EVENT))
     regular_user, canceller = events.user[:n_regular], events.user[n_regular:]
     block_end = np.searchsorted(regular_user, np.arange(n_users), side="right")
@@ -566,11 +656,20 @@ def _time_order(events: _Events, n_users: int) -> Ints:
     return row_of_rank[np.sort(events.ts * n_ranks + rank) % n_ranks]
 
 
-def _last_event_ts(events: _Events, n_users: int) -> Ints:
-    """Each user's last event time, or -1 for users without events."""
-    last = np.full(n_users, -1, dtype=np.int64)
-    np.maximum.at(last, events.user, events.ts)
+def _last_event_ts(events: _Events, before: Ints) -> Ints:
+    """Each user's last event time before `before` (per user), or -1 for users without one."""
+    last = np.full(before.size, -1, dtype=np.int64)
+    early = events.ts < before[events.user]
+    np.maximum.at(last, events.user[early], events.ts[early])
     return last
+
+
+def _first_event_ts(events: _Events, after: Ints) -> Ints:
+    """Each user's first event time after `after` (per user), or -1 for users without one."""
+    first = np.full(after.size, np.iinfo(np.int64).max, dtype=np.int64)
+    late = events.ts > after[events.user]
+    np.minimum.at(first, events.user[late], events.ts[late])
+    return np.where(first == np.iinfo(np.int64).max, -1, first)
 
 
 def _channels(drift: Drift | None) -> tuple[str, ...]:
@@ -619,15 +718,17 @@ def _assemble(spec: SyntheticSpec, users: _Users, events: _Events) -> SyntheticL
         }
     )
 
-    last = _last_event_ts(events, n)
+    last = _last_event_ts(events, users.leave)
     churn_seconds = np.where(
         users.kind == CANCEL, users.leave, np.where(last >= 0, last, users.signup)
     )
+    back = np.where(users.kind == NONE, -1, _first_event_ts(events, users.leave))
     truth_columns = {
         "user_id": user_ids,
         "archetype": labels(tuple(a.name for a in ARCHETYPES), users.archetype),
         "churn_kind": labels(CHURN_KINDS, users.kind),
         "churn_ts": pa.array(stamp(churn_seconds), mask=users.kind == NONE),
+        "return_ts": pa.array(stamp(np.maximum(back, 0)), mask=back < 0),
     }
     if spec.drift is not None:
         truth_columns["churn_multiplier"] = pa.array(users.churn_multiplier)

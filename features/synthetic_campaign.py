@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,9 @@ class CampaignSpec:
     window_days: int
     uplift: Mapping[str, float] = field(default_factory=dict)  # strategies not named: 0
     seed: int = 0
+    # nearest: exactly round(u x n) users; random: floor(u x n + U(0, 1)), which is right on
+    # average over many small campaigns (a daily cycle's), where rounding would plant none
+    rounding: Literal["nearest", "random"] = "nearest"
 
     def __post_init__(self) -> None:
         if self.window_days < 1:
@@ -74,8 +78,11 @@ def _brought_back(
     treated = outcomes.group == TREATMENT
     for name, uplift in sorted(spec.uplift.items()):
         members = treated & (outcomes.strategy == name)
-        count = round(uplift * int(members.sum()))
+        exact = uplift * int(members.sum())
+        count = round(exact) if spec.rounding == "nearest" else int(exact + rng.random())
         open_ = np.flatnonzero(members & ~outcomes.returned_anyway)
+        if spec.rounding == "random":  # a small campaign whose users all came back anyway
+            count = min(count, open_.size)
         if count > open_.size:
             raise ValueError(
                 f"cannot plant uplift {uplift} for {name}: only {open_.size} of its "

@@ -178,3 +178,34 @@ def quarantined_rows(flagged: ir.Table, raw_columns: list[str]) -> ir.Table:
         bad[REASON],
         *[bad[name].cast("string").name(name) for name in raw_columns],
     )
+
+
+CANONICAL_EVENT_COLUMNS = ("user_id", "ts", "event", "value", "session_id")
+_SEEN = "__seen_"
+
+
+def mark_seen(
+    flagged: ir.Table, earlier: ir.Table, since: dt.datetime, until: dt.datetime, keep: bool
+) -> ir.Table:
+    """Rows of new source files that equal an already validated row (`earlier`, canonical)
+    in every canonical field are repeats of it, as a later copy of a row within the files
+    is: quarantined as `duplicate`, or kept and counted (`keep`).
+
+    Only earlier rows with ts in [since, until] (the new good rows' span) can match, so the
+    scan of the earlier Parquet skips the row groups outside it."""
+    window = earlier.filter(earlier.ts >= since, earlier.ts <= until)
+    seen = window.select(
+        **{f"{_SEEN}{name}": window[name] for name in CANONICAL_EVENT_COLUMNS}
+    ).distinct()
+    match = [
+        flagged[f"{_PREFIX}{name}"].identical_to(seen[f"{_SEEN}{name}"])
+        for name in CANONICAL_EVENT_COLUMNS
+    ]
+    joined = flagged.left_join(seen, match)
+    repeat = joined[REASON].isnull() & joined[f"{_SEEN}user_id"].notnull()
+    marked = (
+        joined.mutate(**{REPEAT: joined[REPEAT] | repeat})
+        if keep
+        else joined.mutate(**{REASON: ibis.ifelse(repeat, "duplicate", joined[REASON])})
+    )
+    return marked.drop(*(f"{_SEEN}{name}" for name in CANONICAL_EVENT_COLUMNS))

@@ -18,13 +18,24 @@ from recall.selection import decide
 Stamp = tuple[tuple[str, int, int], ...]
 
 
-def decisions(scores: pd.DataFrame, store: pa.Table, policy: RecallPolicy) -> pd.DataFrame:
+def decisions(
+    scores: pd.DataFrame,
+    store: pa.Table,
+    policy: RecallPolicy,
+    history: pd.DataFrame | None = None,
+    triggered: pd.Series | None = None,
+) -> pd.DataFrame:
     """One decision per scored user (selection.DECISION_COLUMNS), contact files read now.
 
-    `store` is the online store's table as of the scores' cutoff; the caller reads it."""
+    `store` is the online store's table as of the scores' cutoff; the caller reads it. The
+    daily cycle adds the contacts it made itself (`history`: user_id, channel, contacted_at)
+    and who may be chosen today (`triggered`, aligned with `scores`)."""
     users = campaign_frame(scores, store_features(store, policy), policy)
     contacts = read_contacts(policy.contact_history)
-    return decide(users, policy, contacts, read_opt_outs(policy.opt_outs))
+    if history is not None and not history.empty:
+        contacts = pd.concat([contacts, history[list(contacts.columns)]], ignore_index=True)
+    chosen = None if triggered is None else triggered.set_axis(users.index)
+    return decide(users, policy, contacts, read_opt_outs(policy.opt_outs), chosen)
 
 
 def input_stamp(policy_path: Path, policy: RecallPolicy) -> Stamp:

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from recall.durable import VALUE
+
 HEIGHT_PER_ROW = 0.5
 
 
@@ -50,5 +52,26 @@ def return_rate_chart(table: pd.DataFrame, path: Path) -> Path:
     axes.set_xlabel("return rate in the window, %")
     axes.set_title("Return rate: treated vs control")
     axes.legend(loc="lower right")
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def durable_chart(table: pd.DataFrame, path: Path, confidence: float) -> Path:
+    """Treated minus control per strategy and share outcome (returned, still active, lapsed
+    again), in points with the interval; outcomes not known yet are left out."""
+    shown = table[(table.outcome != VALUE) & table.difference.notna()]
+    figure = _figure(max(len(shown), 1))
+    axes = figure.add_subplot()
+    y = np.arange(len(shown))
+    points = shown.difference.to_numpy(float) * 100
+    errors = np.vstack([points - shown.ci_low * 100, shown.ci_high * 100 - points])
+    for significant, colour in ((True, "tab:green"), (False, "tab:gray")):
+        rows = (shown.significant == significant).to_numpy()
+        axes.errorbar(points[rows], y[rows], xerr=errors[:, rows], fmt="o", color=colour, capsize=4)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_yticks(y, shown.strategy + ": " + shown.outcome)
+    axes.invert_yaxis()
+    axes.set_xlabel(f"treated - control, points of the whole group, {confidence:.0%} CI")
+    axes.set_title("Did they stay? Durable outcomes per strategy")
     figure.savefig(path, dpi=120)
     return path

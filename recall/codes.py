@@ -13,3 +13,4 @@ OPTED_OUT = "opted_out"  # of the strategy's channel
 RECENT = "recently_contacted"  # inside the frequency cap
 OVER_BUDGET = "over_budget"  # the budget went to higher-value users
 OVER_CAPACITY = "over_capacity"  # the channel's capacity went to higher-value users
+NOT_TRIGGERED = "not_triggered"  # daily cycle: in this segment already at the last cycle

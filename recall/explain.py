@@ -13,6 +13,7 @@ from recall.codes import (
     CONTROL,
     LET_GO,
     NO_STRATEGY,
+    NOT_TRIGGERED,
     NOT_WORTH,
     OPTED_OUT,
     OVER_BUDGET,
@@ -60,6 +61,10 @@ def why(frame: pd.DataFrame, policy: RecallPolicy) -> pd.Series:
         NOT_WORTH: who + ": not worth contacting; " + net,
         OPTED_OUT: who + ": opted out of " + channel,
         RECENT: who + f": contacted in the {policy.frequency_cap_days} days before the campaign",
+        NOT_TRIGGERED: who
+        + ": "
+        + segment
+        + " already at the last cycle (chosen on the day of entering)",
         OVER_BUDGET: who + f": the budget ({policy.budget:,.2f}) went to higher-value users",
         OVER_CAPACITY: who + ": " + channel + " capacity (" + capacity + ") went to others",
     }

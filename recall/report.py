@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from core.config import DatasetConfig
-from recall.charts import return_rate_chart, uplift_chart
+from recall.charts import durable_chart, return_rate_chart, uplift_chart
+from recall.durable import VALUE
 from recall.review import CONFIDENCE, Review
 
 MISSING = "n/a"
@@ -25,6 +26,7 @@ class ReportFiles:
     html: Path
     numbers: Path
     charts: tuple[Path, ...]
+    durable: Path | None = None
 
 
 def _or_missing(fmt: Callable[[float], str]) -> Callable[[float], str]:
@@ -60,6 +62,35 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(shown)
 
 
+def _share(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def display_durable(table: pd.DataFrame) -> pd.DataFrame:
+    """The durable outcomes as text: shares in %, differences in points, value in money."""
+    rows = []
+    for row in table.to_dict("records"):
+        value = row["outcome"] == VALUE
+        level = _or_missing((lambda x: f"{x:,.2f}") if value else _share)
+        change = _or_missing((lambda x: f"{x:+,.2f}") if value else _points)
+        known = row["treated"] + row["control"] > 0
+        rows.append(
+            {
+                "strategy": row["strategy"],
+                "outcome": row["outcome"],
+                "treated": f"{row['treated']:,}",
+                "control": f"{row['control']:,}",
+                "treated mean": level(row["treated_mean"]),
+                "control mean": level(row["control_mean"]),
+                "difference (points, or value)": change(row["difference"]),
+                f"{CONFIDENCE:.0%} CI": f"[{change(row['ci_low'])}, {change(row['ci_high'])}]",
+                "significant": "yes" if row["significant"] else "no",
+                "known": "yes" if known else f"from {row['matures_on']}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _markdown_table(frame: pd.DataFrame) -> str:
     rows = [list(frame.columns), ["---"] * frame.shape[1], *frame.to_numpy().tolist()]
     return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
@@ -78,13 +109,22 @@ def _headline(review: Review) -> list[str]:
     return lines
 
 
+DURABLE_HEADLINE = (
+    "Did they stay? Every outcome is a share (or the mean value) of the whole group, returned "
+    "or not; an outcome is known once its last day is observed for every listed user."
+)
+
+
 def _markdown(review: Review, charts: tuple[Path, ...]) -> str:
     parts = [
         f"# Campaign review: {review.campaign_id}",
         *_headline(review),
         _markdown_table(display_table(review.table)),
-        *(f"![{path.stem}]({path.name})" for path in charts),
     ]
+    if review.durable is not None:
+        parts += ["## Durable outcomes", DURABLE_HEADLINE]
+        parts.append(_markdown_table(display_durable(review.durable)))
+    parts += [f"![{path.stem}]({path.name})" for path in charts]
     return "\n\n".join(parts) + "\n"
 
 
@@ -92,6 +132,9 @@ def _html(review: Review, charts: tuple[Path, ...]) -> str:
     title = html.escape(f"Campaign review: {review.campaign_id}")
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in _headline(review))
     table = display_table(review.table).to_html(index=False, border=0, escape=True)
+    if review.durable is not None:
+        durable = display_durable(review.durable).to_html(index=False, border=0, escape=True)
+        table += f"<h2>Durable outcomes</h2><p>{html.escape(DURABLE_HEADLINE)}</p>{durable}"
     images = "".join(
         f'<p><img src="{html.escape(path.name)}" alt="{path.stem}"></p>' for path in charts
     )
@@ -106,21 +149,32 @@ def _html(review: Review, charts: tuple[Path, ...]) -> str:
     )
 
 
-def write_report(review: Review, folder: Path) -> ReportFiles:
+def write_report(review: Review, folder: Path, charts: bool = True) -> ReportFiles:
+    """The report's files in `folder`; `charts=False` leaves out the PNGs (the daily cycle's
+    many small reviews, where drawing is most of the time)."""
     folder.mkdir(parents=True, exist_ok=True)
-    charts = (
-        uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
-        return_rate_chart(review.table, folder / "return_rates.png"),
-    )
+    drawn: tuple[Path, ...] = ()
+    if charts:
+        drawn = (
+            uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
+            return_rate_chart(review.table, folder / "return_rates.png"),
+        )
+    durable = None
+    if review.durable is not None:
+        if charts:
+            drawn += (durable_chart(review.durable, folder / "durable.png", CONFIDENCE),)
+        durable = folder / "durable.csv"
+        review.durable.to_csv(durable, index=False)
     files = ReportFiles(
         folder=folder,
         markdown=folder / "review.md",
         html=folder / "review.html",
         numbers=folder / "review.csv",
-        charts=charts,
+        charts=drawn,
+        durable=durable,
     )
-    files.markdown.write_text(_markdown(review, charts))
-    files.html.write_text(_html(review, charts))
+    files.markdown.write_text(_markdown(review, drawn))
+    files.html.write_text(_html(review, drawn))
     review.table.to_csv(files.numbers, index=False)
     return files
 

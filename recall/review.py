@@ -9,7 +9,7 @@ Definitions, per strategy s over the listed users of s:
 - measured save rate: uplift / (1 - control rate), the share of would-be leavers the contact
   brought back, which is what the policy's `save_rate` means (see `policy`).
 The "all strategies" row pools every listed user: valid because one control fraction applies
-to all strategies.
+to all strategies. Whether those who came back stayed is `durable`'s table, kept beside.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Review:
     window_days: int
     observed_until: dt.date
     table: pd.DataFrame  # one row per strategy, then ALL; columns as `compare` returns
+    durable: pd.DataFrame | None = None  # per strategy and outcome, as `durable.compare`
 
     @property
     def window_end(self) -> dt.date:
@@ -51,8 +52,11 @@ class Review:
         return self.table[self.table.strategy != ALL]
 
 
-def _counts(users: pd.DataFrame, returned: Collection[str]) -> pd.DataFrame:
-    came_back = users.user_id.isin(returned)
+Returned = Collection[str] | pd.Series  # ids, or a flag per listed row (aligned with it)
+
+
+def _counts(users: pd.DataFrame, returned: Returned) -> pd.DataFrame:
+    came_back = returned if isinstance(returned, pd.Series) else users.user_id.isin(returned)
     treated = users.group == TREATMENT
     flags = pd.DataFrame(
         {
@@ -72,7 +76,7 @@ def _counts(users: pd.DataFrame, returned: Collection[str]) -> pd.DataFrame:
     return counts.rename_axis("strategy").reset_index()
 
 
-def compare(users: pd.DataFrame, returned: Collection[str]) -> pd.DataFrame:
+def compare(users: pd.DataFrame, returned: Returned) -> pd.DataFrame:
     counts = _counts(users, returned)
     treated, control = counts.treated.astype(float), counts.control.astype(float)
     difference = newcombe(
@@ -116,7 +120,11 @@ def compare(users: pd.DataFrame, returned: Collection[str]) -> pd.DataFrame:
 
 
 def review(
-    campaign: CampaignList, returned: Collection[str], window_days: int, observed_until: dt.date
+    campaign: CampaignList,
+    returned: Returned,
+    window_days: int,
+    observed_until: dt.date,
+    durable: pd.DataFrame | None = None,
 ) -> Review:
     return Review(
         campaign_id=campaign.id,
@@ -124,4 +132,5 @@ def review(
         window_days=window_days,
         observed_until=observed_until,
         table=compare(campaign.users, returned),
+        durable=durable,
     )

@@ -1,7 +1,8 @@
 """Who gets contacted, how, and why: the one decision function the CLI and the service share.
 
 `decide` is pure: scored users with their features (`scores.campaign_frame`), the policy,
-contact history and opt-outs in; one decision per user out. Candidates are ranked by
+contact history and opt-outs in (and, for the daily cycle, who may be chosen today); one
+decision per user out. Candidates are ranked by
 expected net value = churn probability x user value x save rate - unit cost and taken
 greedily within the budget and channel capacities (`allocate`). Actions worth nothing or
 less are skipped, so low-value leavers are let go; opted-out and recently contacted users
@@ -19,6 +20,7 @@ from recall.codes import (
     CONTROL,
     LET_GO,
     NO_STRATEGY,
+    NOT_TRIGGERED,
     NOT_WORTH,
     OPTED_OUT,
     RECENT,
@@ -123,10 +125,15 @@ def _valued(users: pd.DataFrame, policy: RecallPolicy) -> pd.DataFrame:
 
 
 def _ineligible(
-    frame: pd.DataFrame, policy: RecallPolicy, contacts: pd.DataFrame, opt_outs: pd.DataFrame
+    frame: pd.DataFrame,
+    policy: RecallPolicy,
+    contacts: pd.DataFrame,
+    opt_outs: pd.DataFrame,
+    triggered: pd.Series | None,
 ) -> pd.Series:
     """The first reason a user cannot be a candidate, or null."""
     campaign = policy.campaign
+    waiting = pd.Series(False, index=frame.index) if triggered is None else ~triggered
     checks = [
         (BELOW_LINE, frame.segment.isna()),
         (NO_STRATEGY, frame.strategy.isna()),
@@ -137,6 +144,7 @@ def _ineligible(
             RECENT,
             recently_contacted(frame[USER_ID], contacts, campaign.date, policy.frequency_cap_days),
         ),
+        (NOT_TRIGGERED, waiting.to_numpy(bool)),
     ]
     reason = pd.Series(None, index=frame.index, dtype="object")
     for code, hit in reversed(checks):  # the first check that hits names the reason
@@ -145,10 +153,19 @@ def _ineligible(
 
 
 def decide(
-    users: pd.DataFrame, policy: RecallPolicy, contacts: pd.DataFrame, opt_outs: pd.DataFrame
+    users: pd.DataFrame,
+    policy: RecallPolicy,
+    contacts: pd.DataFrame,
+    opt_outs: pd.DataFrame,
+    triggered: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """One row per user (DECISION_COLUMNS): group treatment, control or skipped (with why)."""
-    frame = _valued(users, policy).assign(skip=lambda f: _ineligible(f, policy, contacts, opt_outs))
+    """One row per user (DECISION_COLUMNS): group treatment, control or skipped (with why).
+
+    `triggered` (bool, aligned with `users`) limits the candidates to the users the daily
+    cycle may choose today; everyone still counts for tiers and the warning line's ranking."""
+    frame = _valued(users, policy).assign(
+        skip=lambda f: _ineligible(f, policy, contacts, opt_outs, triggered)
+    )
     candidates = (
         frame[frame.skip.isna()]
         .sort_values(["expected_net_value", USER_ID], ascending=[False, True])

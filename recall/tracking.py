@@ -19,8 +19,12 @@ from recall.review import ALL, Review
 METRICS = ("uplift", "ci_low", "ci_high", "saved_users", "cost", "cost_per_saved", "roi")
 
 
-def _metrics(table: pd.DataFrame, now: int) -> list[Metric]:
-    """`<metric>.<strategy>` for every finite number, pooled ones as `<metric>.all`."""
+DURABLE_METRICS = ("difference", "ci_low", "ci_high")
+
+
+def _metrics(table: pd.DataFrame, durable: pd.DataFrame | None, now: int) -> list[Metric]:
+    """`<metric>.<strategy>` for every finite number, pooled ones as `<metric>.all`; durable
+    outcomes as `<outcome>.<difference|ci_low|ci_high>.<strategy>`."""
     metrics = []
     for row in table.to_dict("records"):
         key = "all" if row["strategy"] == ALL else row["strategy"]
@@ -28,6 +32,12 @@ def _metrics(table: pd.DataFrame, now: int) -> list[Metric]:
             value = float(row[name])
             if pd.notna(value):
                 metrics.append(Metric(f"{name}.{key}", value, now, 0))
+    for row in [] if durable is None else durable.to_dict("records"):
+        key = "all" if row["strategy"] == ALL else row["strategy"]
+        for name in DURABLE_METRICS:
+            value = float(row[name])
+            if pd.notna(value):
+                metrics.append(Metric(f"{row['outcome']}.{name}.{key}", value, now, 0))
     return metrics
 
 
@@ -59,7 +69,7 @@ def _log(client: MlflowClient, run_id: str, review: Review, files: ReportFiles) 
     }
     client.log_batch(
         run_id,
-        metrics=_metrics(review.table, int(time.time() * 1000)),
+        metrics=_metrics(review.table, review.durable, int(time.time() * 1000)),
         params=[Param(key, value) for key, value in params.items()],
     )
     client.log_artifacts(run_id, str(files.folder))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.synthetic import SyntheticLog, SyntheticSpec, generate, write
+from features.synthetic import RETURN_MIN_GAP_DAYS, SyntheticLog, SyntheticSpec, generate, write
 
 SPEC = SyntheticSpec(users=2_000, days=365, seed=7)
 DAYS_30 = pd.Timedelta(days=30)
@@ -31,6 +31,11 @@ def with_truth(log: SyntheticLog) -> pd.DataFrame:
     return log.events.merge(log.truth, on="user_id", validate="many_to_one")
 
 
+def before_return(frame: pd.DataFrame) -> pd.DataFrame:
+    """Events before each user's return (all of them for users who never come back)."""
+    return frame[~(frame["ts"] >= frame["return_ts"])]
+
+
 def assert_log_invariants(log: SyntheticLog, spec: SyntheticSpec) -> None:
     """What must hold for every spec, however small or skewed."""
     events, users, truth = log.events, log.users, log.truth
@@ -47,14 +52,17 @@ def assert_log_invariants(log: SyntheticLog, spec: SyntheticSpec) -> None:
     ).all()
 
     joined = with_truth(log)
-    churned = joined[joined["churn_kind"] != "none"]
+    churned = before_return(joined[joined["churn_kind"] != "none"])
     assert (churned["ts"] <= churned["churn_ts"]).all()
+    assert truth.loc[truth["churn_kind"] == "none", "return_ts"].isna().all()
+    returned = truth.dropna(subset=["return_ts"])
+    assert (returned["return_ts"] > returned["churn_ts"]).all()
     cancels = joined[joined["event"] == "cancel"]
     assert cancels["user_id"].is_unique
     assert set(cancels["user_id"]) == set(truth.loc[truth["churn_kind"] == "cancel", "user_id"])
     assert (cancels["ts"] == cancels["churn_ts"]).all()
     fade_truth = truth[truth["churn_kind"] == "fade"].set_index("user_id")["churn_ts"]
-    last_ts = events.groupby("user_id")["ts"].max()
+    last_ts = before_return(joined).groupby("user_id")["ts"].max()
     fade_signup = users.set_index("user_id")["signup_ts"].reindex(fade_truth.index)
     expected_fade_ts = last_ts.reindex(fade_truth.index).fillna(fade_signup)
     assert (fade_truth == expected_fade_ts).all()
@@ -111,7 +119,13 @@ def test_schema_and_dtypes_are_exact(log: SyntheticLog) -> None:
             "channel": "str",
             "region": "str",
         },
-        "truth": {"user_id": "str", "archetype": "str", "churn_kind": "str", "churn_ts": us},
+        "truth": {
+            "user_id": "str",
+            "archetype": "str",
+            "churn_kind": "str",
+            "churn_ts": us,
+            "return_ts": us,
+        },
     }
     for name, columns in expected.items():
         frame: pd.DataFrame = getattr(log, name)
@@ -143,15 +157,45 @@ def test_signups_spread_before_and_during_the_period(log: SyntheticLog) -> None:
     assert during.max() - during.min() > pd.Timedelta(days=300)
 
 
-def test_no_event_after_churn_for_churners(log: SyntheticLog) -> None:
+def test_no_event_between_churn_and_return_for_churners(log: SyntheticLog) -> None:
     joined = with_truth(log)
     churned = joined[joined["churn_kind"] != "none"]
     assert len(churned) > 0
-    assert (churned["ts"] <= churned["churn_ts"]).all()
+    gone = churned[(churned["ts"] > churned["churn_ts"]) & ~(churned["ts"] >= churned["return_ts"])]
+    assert gone.empty
 
 
-def test_cancel_users_have_exactly_one_cancel_event_and_it_is_last(log: SyntheticLog) -> None:
-    joined = with_truth(log)
+def test_some_leavers_come_back_after_a_long_gap_and_stay(log: SyntheticLog) -> None:
+    """About `return_share` of the leavers come back, at least RETURN_MIN_GAP_DAYS later
+    (unless the log ends first), and keep coming: a natural return rate for win-back."""
+    truth = log.truth[log.truth["churn_kind"] != "none"]
+    returned = truth.dropna(subset=["return_ts"])
+    assert len(returned) > 50
+    gap = returned["return_ts"] - returned["churn_ts"]
+    assert (gap >= pd.Timedelta(days=RETURN_MIN_GAP_DAYS)).all()
+    # returns after the log's end are not seen: early leavers show the planted share
+    early = truth[truth["churn_ts"] < period_end(SPEC) - pd.Timedelta(days=300)]
+    assert early["return_ts"].notna().mean() == pytest.approx(SPEC.return_share, abs=0.1)
+    events = log.events.merge(returned[["user_id", "return_ts"]], on="user_id")
+    after = events[events["ts"] >= events["return_ts"]].groupby("user_id").size()
+    assert after.median() > 3
+
+
+def test_returns_leave_everything_before_them_as_it_was(log: SyntheticLog) -> None:
+    """The returns have a random stream of their own: without them the log is the same minus
+    the events after each return."""
+    without = generate(SyntheticSpec(SPEC.users, SPEC.days, SPEC.seed, return_share=0.0))
+    kept = before_return(with_truth(log))[list(log.events.columns)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, without.events)
+    pd.testing.assert_frame_equal(
+        log.truth.drop(columns="return_ts"), without.truth.drop(columns="return_ts")
+    )
+
+
+def test_cancel_users_have_exactly_one_cancel_event_and_it_is_last_before_any_return(
+    log: SyntheticLog,
+) -> None:
+    joined = before_return(with_truth(log))
     cancellers = joined[joined["churn_kind"] == "cancel"]
     n_cancel = cancellers.groupby("user_id")["event"].agg(lambda e: int((e == "cancel").sum()))
     assert len(n_cancel) == (log.truth["churn_kind"] == "cancel").sum()
@@ -222,6 +266,8 @@ def test_rejects_impossible_specs() -> None:
         SyntheticSpec(users=10, days=0)
     with pytest.raises(ValueError):
         SyntheticSpec(users=10, days=10, cancel_share=0.6, fade_share=0.6)
+    with pytest.raises(ValueError):
+        SyntheticSpec(users=10, days=10, return_share=1.5)
 
 
 @settings(max_examples=25, deadline=None)

@@ -76,9 +76,10 @@ def digests(log: SyntheticLog) -> dict[str, str]:
     }
 
 
-# Computed with the generator as it was before drift existed.
+# Computed with the generator as it was before drift existed (and returns: without them the
+# log is still exactly that one, apart from the truth's `return_ts`, then empty).
 BEFORE_DRIFT = {
-    SyntheticSpec(users=500, days=90, seed=11): {
+    SyntheticSpec(users=500, days=90, seed=11, return_share=0.0): {
         "events": "ef6b8ec1968741da712cbf280a284155841681671ffb52e26dfea5ea41839994",
         "users": "f582485ba3a690535b1c8084ba2f6209c9cfc23330d430cdda6d2bd7b40fd94d",
         "truth": "22331bb407fbe253301f271c15e881f1a4a8cd7c5819289abb33d0a8b4dd4e5d",
@@ -90,6 +91,7 @@ BEFORE_DRIFT = {
         start=datetime.date(2024, 2, 29),
         cancel_share=0.3,
         fade_share=0.2,
+        return_share=0.0,
     ): {
         "events": "653efce90c734cf1273bb884b74ae6781826d246258f31b26eaf55d5695dfb13",
         "users": "3aef4f65799eb18e5ed30179ec6f5b66f32442c2f303456284502440084c559f",
@@ -101,8 +103,9 @@ BEFORE_DRIFT = {
 @pytest.mark.parametrize("spec", list(BEFORE_DRIFT), ids=["short", "leap-start"])
 def test_without_drift_the_log_is_what_it_was_before_drift_existed(spec: SyntheticSpec) -> None:
     log = generate(spec)
-    assert log.drift is None
-    assert digests(log) == BEFORE_DRIFT[spec]
+    assert log.drift is None and log.truth["return_ts"].isna().all()
+    before = SyntheticLog(log.events, log.users, log.truth.drop(columns="return_ts"))
+    assert digests(before) == BEFORE_DRIFT[spec]
 
 
 def test_a_drift_that_changes_nothing_only_adds_the_truth_columns(

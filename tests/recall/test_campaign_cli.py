@@ -169,7 +169,21 @@ def test_review_recovers_the_planted_uplifts(world: World, recall_csv: Path) -> 
         row = table.loc[strategy]
         assert row.ci_low <= uplift <= row.ci_high, (strategy, uplift, row.to_dict())
         assert row.significant == (uplift > 0), (strategy, row.to_dict())
-    assert {path.name for path in report.glob("*.png")} == {"uplift.png", "return_rates.png"}
+    assert {path.name for path in report.glob("*.png")} == {
+        "uplift.png",
+        "return_rates.png",
+        "durable.png",
+    }
+    durable = pd.read_csv(report / "durable.csv").set_index(["strategy", "outcome"])
+    for strategy in PLANTED:  # the durable table's "returned" is the review's return rate
+        came_back = durable.loc[(strategy, "returned")]
+        assert np.isclose(came_back.difference, table.loc[strategy].uplift)
+        # a planted return is one visit: whoever it brought back is lapsed again at once, but
+        # 60 days after 2025-09-22 are not in the log (it ends 2025-10-28) yet
+        lapsed = durable.loc[(strategy, "lapsed_again")]
+        assert np.isnan(lapsed.difference) and lapsed.matures_on == "2025-11-21"
+    assert "Durable outcomes" in (report / "review.html").read_text()
+    assert "did they stay?" in result.output
     assert all(name in (report / "review.html").read_text() for name in PLANTED)
 
     client = mlflow.MlflowClient(f"sqlite:///{world.workdir / 'mlflow.db'}")

@@ -177,3 +177,21 @@ def test_every_listed_user_says_why_and_the_summary_adds_up() -> None:
     assert totals.treatment.sum() == (listed.group == "treatment").sum()
     assert totals.control.sum() == (listed.group == "control").sum()
     assert np.isclose(totals.cost.sum(), listed.cost.sum()) and totals.cost.sum() <= 150.0
+
+
+def test_only_triggered_users_are_candidates_and_tiers_still_rank_everyone() -> None:
+    """The daily cycle's `triggered`: the others are skipped as not_triggered, and what the
+    rest are worth (tiers, the warning line's ranking) is as without it."""
+    frame = users(2_000, seed=9)
+    plan = policy(warning_line={"top_percent": 30})
+    everyone = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS).set_index("user_id")
+    triggered = pd.Series(np.random.default_rng(3).random(len(frame)) < 0.3, index=frame.index)
+    some = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS, triggered).set_index("user_id")
+    chosen = set(frame.user_id[triggered])
+    listed = some[some.group != "skipped"]
+    assert set(listed.index) <= chosen and len(listed) > 0
+    would = everyone[(everyone.group != "skipped") & ~everyone.index.isin(chosen)].index
+    assert len(would) > 0 and (some.loc[would, "skip"] == "not_triggered").all()
+    assert some.loc[would, "why"].str.contains("already").all()
+    pd.testing.assert_series_equal(some.tier.sort_index(), everyone.tier.sort_index())
+    pd.testing.assert_series_equal(some.segment.sort_index(), everyone.segment.sort_index())

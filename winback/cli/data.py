@@ -136,7 +136,38 @@ def simulate_campaign(
     print_planted(planted.outcomes, spec)
 
 
+def simulate_feed(
+    data: Annotated[Path, typer.Option(help="Folder `generate` wrote; planted into in place")],
+    feed: Annotated[Path, typer.Option(help="Folder the cycle's config reads events from")],
+    until: Annotated[str, typer.Option(help="Publish every day before this one (YYYY-MM-DD)")],
+    outbox: Annotated[
+        Path | None,
+        typer.Option(help="The cycle's outbox folder: plant the effect of what it sent"),
+    ] = None,
+    window_days: Annotated[int, typer.Option(min=1, help="Days a planted return falls in")] = 28,
+    uplift: Annotated[
+        list[str] | None,
+        typer.Option(help="STRATEGY=UPLIFT, repeatable; strategies not named get none"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Which treated users come back")] = 0,
+) -> None:
+    """Feed a generated log to a daily cycle one day at a time, planting a known effect of
+    each day's contacts (read from the cycle's outbox) before the days after it are fed."""
+    from cycle.simulated_feed import feed as feed_days
+    from winback.cli.render import print_fed
+
+    end = parse_date(until, "--until")
+    effect = _uplifts(uplift or [])
+    with user_errors():
+        try:
+            fed = feed_days(data, feed, end, outbox, window_days, effect, seed)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+    print_fed(fed.paths, fed.planted, end)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(validate)
     app.command()(generate)
     app.command("simulate-campaign")(simulate_campaign)
+    app.command("simulate-feed")(simulate_feed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from winback.cli import data, features, monitoring, recall, report, serving, training
+from winback.cli import cycle, data, features, monitoring, recall, report, serving, training
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -25,3 +25,4 @@ recall.register(app)
 training.register(app)
 monitoring.register(app)
 report.register(app)
+cycle.register(app)

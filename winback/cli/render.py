@@ -7,7 +7,7 @@ stack (scipy, matplotlib: over two seconds) to print one table."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
 
+    from cycle.run import CycleResult
     from features.loading import Prepared, SourceReport
     from features.synthetic import SyntheticLog
     from features.synthetic_campaign import CampaignSpec
@@ -104,6 +105,7 @@ def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
     table.add_row("users", f"{len(log.users):,}")
     table.add_row("time span", f"{log.events.ts.min()}  to  {log.events.ts.max()}")
     table.add_row("truth", ", ".join(f"{kind}: {n:,}" for kind, n in sorted(kinds.items())))
+    table.add_row("came back", f"{int(log.truth.return_ts.notna().sum()):,} of the leavers")
     for name, path in paths.items():
         table.add_row(name, str(path))
     console.print(table)
@@ -218,6 +220,30 @@ def print_recall(policy: RecallPolicy, decisions: pd.DataFrame, out: Path) -> No
     console.print(f"written to {out}")
 
 
+def print_durable(durable: pd.DataFrame, title: str = "did they stay?") -> None:
+    """Durable outcomes per strategy: treated vs control, the difference and its interval."""
+    from recall.report import display_durable
+
+    shown = display_durable(durable)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("strategy", "outcome"):
+        table.add_column(column, no_wrap=True)
+    for column in ("treated/control", "treated vs control", "difference [95% CI]", "known"):
+        table.add_column(column, justify="right", no_wrap=True)
+    columns = list(shown.columns)
+    for row in shown.itertuples(index=False):
+        cells = dict(zip(columns, row, strict=True))
+        table.add_row(
+            str(cells["strategy"]),
+            str(cells["outcome"]),
+            f"{cells['treated']} / {cells['control']}",
+            f"{cells['treated mean']} vs {cells['control mean']}",
+            f"{cells['difference (points, or value)']} {cells['95% CI']}",
+            str(cells["known"]),
+        )
+    console.print(table)
+
+
 def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
     from recall.report import COLUMNS, display_table
 
@@ -251,6 +277,8 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
             str(row[label["roi"]]),
         )
     console.print(table)
+    if result.durable is not None:
+        print_durable(result.durable)
     if not result.complete:
         console.print(
             f"the window ends {result.window_end} but events stop at "
@@ -276,3 +304,124 @@ def print_update(update: PolicyUpdate | None) -> None:
     )
     if update.not_in_policy:
         console.print(f"not in the policy any more: {', '.join(update.not_in_policy)}")
+
+
+def _pts(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f}"
+
+
+def _listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value:,}" for key, value in counts.items()) or "none"
+
+
+def print_cycle(result: CycleResult) -> None:
+    """What the day did: who entered a segment, what was sent where, what the reviews found."""
+    summary = result.summary
+    model = summary.get("model", {})
+    validated = summary.get("validated", {})
+    new = validated.get("new_rows", 0)
+    quarantined = sum(validated.get("quarantined", {}).values())
+    again = " (ran before: nothing else to do)" if result.already_done else ""
+    console.print(
+        f"cycle {result.day}{again}: {model.get('name')} v{model.get('version')}, "
+        f"store {summary.get('store_version')}; {new:,} new events ({quarantined:,} "
+        f"quarantined); entered: {_listing(summary.get('entered', {}))}",
+        soft_wrap=True,
+    )
+    decided = summary.get("decided", [])
+    if decided and not result.already_done:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("campaign", "channel", "treated", "control", "cost"):
+            table.add_column(column, justify="left" if column == "campaign" else "right")
+        for row in decided:
+            table.add_row(
+                row["campaign_id"],
+                row["channel"],
+                f"{row['treatment']:,}",
+                f"{row['control']:,}",
+                f"{row['cost']:,.2f}",
+            )
+        console.print(table)
+    outbox = summary.get("outbox", {})
+    hooks = summary.get("webhooks", {})
+    sent = [f"outbox {_listing(outbox)}"]
+    for channel, done in hooks.items():
+        text = f"{channel} webhook: {done['delivered']:,} delivered, {done['pending']:,} pending"
+        if done["withdrawn"]:
+            text += f", {done['withdrawn']:,} withdrawn (opted out)"
+        if done["error"]:
+            text += f" ({done['error']})"
+        sent.append(text)
+    console.print("; ".join(sent), soft_wrap=True)
+    for review in summary.get("reviews", []) if not result.already_done else []:
+        found = ", ".join(
+            f"{row['strategy']} {_pts(row['uplift'])} pts [{_pts(row['ci_low'])}, "
+            f"{_pts(row['ci_high'])}]"
+            for row in review["returns"]
+        )
+        console.print(
+            f"reviewed the campaigns of {review['campaign_day']} (stages {review['stages']}): "
+            f"{found}",
+            soft_wrap=True,
+        )
+    pooled = summary.get("pooled")
+    if pooled and not result.already_done:
+        _print_pooled(pooled)
+    pending = summary.get("pending", {})
+    if pending:
+        console.print(
+            f"pending: {_listing(pending)}: the next cycle retries them (exit 1)", style="yellow"
+        )
+
+
+def _print_pooled(pooled: dict[str, Any]) -> None:
+    """Pooled reviews: per strategy, each outcome known so far as treated - control."""
+    first, last = pooled["campaign_days"]
+    table = Table(
+        title=f"all reviewed campaigns, {first} to {last}: treated - control, points [95% CI]",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("treated/control", justify="right")
+    rows: dict[str, dict[str, str]] = {}
+    outcomes: list[str] = []
+    later: dict[str, str] = {}
+    for row in pooled["durable"]:
+        outcome = row["outcome"]
+        if row["difference"] is None:
+            later.setdefault(outcome, str(row["matures_on"]))
+            continue
+        if outcome not in outcomes:
+            outcomes.append(outcome)
+        if outcome == "value":
+            cell = f"{row['difference']:+,.2f} [{row['ci_low']:+,.2f}, {row['ci_high']:+,.2f}]"
+        else:
+            cell = f"{_pts(row['difference'])} [{_pts(row['ci_low'])}, {_pts(row['ci_high'])}]"
+        cells = rows.setdefault(row["strategy"], {})
+        cells[outcome] = cell
+        if outcome == "returned":
+            cells["counts"] = f"{row['treated']:,}/{row['control']:,}"
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right", no_wrap=True)
+    for strategy, cells in rows.items():
+        table.add_row(
+            strategy, cells.get("counts", ""), *(cells.get(outcome, "") for outcome in outcomes)
+        )
+    console.print(table)
+    waiting = ", ".join(
+        f"{outcome} (all from {day})" for outcome, day in later.items() if outcome not in outcomes
+    )
+    if waiting:
+        console.print(f"not known yet: {waiting}", soft_wrap=True)
+    console.print(f"report: {pooled['report']}", soft_wrap=True)
+
+
+def print_fed(paths: list[Path], planted: dict[Any, int], until: object) -> None:
+    effects = ", ".join(f"{n:,} for the contacts of {day}" for day, n in planted.items())
+    names = ", ".join(path.name for path in paths) or "none new"
+    console.print(
+        f"feed: {len(paths)} file(s) up to {until} ({names}); planted returns: {effects or 'none'}",
+        soft_wrap=True,
+    )

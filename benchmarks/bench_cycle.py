@@ -1,0 +1,234 @@
+"""One `winback cycle` for 1M users as a whole process: validate the day's new events,
+materialize the store, score every user (with reasons, into the ledger), decide the recall
+list, deliver it to the outbox files. Wall time, CPU time and peak RSS from
+`benchmarks.launch`; the share of each step from the cycle's own `timings.json`.
+
+The reference, measured in the same run, is what those steps cost as the existing commands:
+`winback materialize` and `winback score` of the same users as processes of their own (the
+day before, so the cycle materializes its own day). The cycle's cost is given as a multiple
+of the two together.
+
+Setup (timed, judged on nothing): a synthetic log of N users over DAYS days, cached, written
+as monthly files and validated file by file (the way the log grows); the day before the
+last is published last, so the cycle validates only it. The champion is trained on a small
+log of the same generator with the same feature definition (one booster setting) and read
+from its registry (MLFLOW_TRACKING_URI): training on 1M users is the training benchmark's
+subject, not this one's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+from rich.console import Console
+
+from benchmarks import bench_cli, data, results_file
+from features import synthetic
+
+RESULTS = Path(__file__).resolve().parent / "results"
+POLICY = data.ROOT / "configs" / "recall.yaml"
+STEPS = ("validate", "materialize", "score", "decide", "deliver", "review")
+console = Console()
+
+
+@dataclass(frozen=True)
+class Plan:
+    users: int
+    days: int
+    train_users: int
+
+
+FULL = Plan(users=1_000_000, days=120, train_users=20_000)
+SMALL = Plan(users=50_000, days=120, train_users=10_000)
+START = dt.date(2025, 1, 1)
+
+
+def config(name: str, events: str, workdir: Path, cutoffs: dict[str, Any]) -> dict[str, Any]:
+    """The demo's churn and features on a log without a users table."""
+    return {
+        "name": name,
+        "workdir": str(workdir),
+        "events": {
+            "path": events,
+            "format": "parquet",
+            "columns": {name: name for name in ("user_id", "ts", "event", "value", "session_id")},
+            "event_types": list(data.EVENT_TYPES),
+        },
+        "churn": {
+            "mode": "inactivity",
+            "horizon_days": 30,
+            "active_window_days": 60,
+            "lapsed_after_days": 60,
+            "qualifying_events": ["visit", "view", "add_to_cart", "purchase"],
+            "churn_events": ["cancel"],
+        },
+        "cutoffs": cutoffs,
+        "model": {"name": "bench-cycle", "search": {"trials": 1}},
+    }
+
+
+def training_log(users: int, days: int, folder: Path) -> dict[str, Any]:
+    synthetic.write(synthetic.generate(synthetic.SyntheticSpec(users, days, seed=7)), folder)
+    return {"users": users}
+
+
+def split_log(users: int, days: int, folder: Path) -> dict[str, Any]:
+    """The log as monthly files before its last day, and the last day alone (the increment
+    the cycle on the day after validates)."""
+    log = synthetic.generate(synthetic.SyntheticSpec(users=users, days=days, seed=42))
+    table = pa.Table.from_pandas(log.events, preserve_index=False)
+    del log
+    ts = table["ts"]
+    end = START + dt.timedelta(days=days)
+    last = end - dt.timedelta(days=1)
+    bounds, month = [], START
+    while month < last:
+        bounds.append(month)
+        month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    bounds.append(last)
+    files = []
+    for number, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        part = table.filter(pc.and_(pc.greater_equal(ts, lo), pc.less(ts, hi)))
+        files.append(folder / f"history-{number:02d}.parquet")
+        pq.write_table(part, files[-1])
+    day = last
+    pq.write_table(
+        table.filter(pc.and_(pc.greater_equal(ts, day), pc.less(ts, day + dt.timedelta(days=1)))),
+        folder / "new-day.parquet",
+    )
+    return {"n_events": table.num_rows, "history_files": len(files), "cycle_day": str(end)}
+
+
+def main(small: bool = False, runs: int = 1) -> int:
+    """Exit status 1 when the cycle did not do what it should (list, outbox, steps)."""
+    plan = SMALL if small else FULL
+    root = data.CACHE / "cycle" / f"u{plan.users}_d{plan.days}"
+    stamp = {"generator": data.source_fingerprint(Path(synthetic.__file__))}
+    with console.status(f"preparing {plan.users:,} users x {plan.days} days (cached)"):
+        meta = data.cached(root / "log", stamp, lambda at: split_log(plan.users, plan.days, at))
+        data.cached(
+            root / "train-log", stamp, lambda at: training_log(plan.train_users, plan.days, at)
+        )
+    work = root / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    feed, logs = work / "feed", work / "logs"
+    feed.mkdir(parents=True)
+    logs.mkdir()
+    cycle_day = dt.date.fromisoformat(meta["cycle_day"])
+    before = cycle_day - dt.timedelta(days=1)
+    train_cutoffs = {"start": "2025-02-15", "end": "2025-03-17", "step_days": 30}
+    trained = work / "train.yaml"
+    small_log = str(root / "train-log" / "events.parquet")
+    trained.write_text(
+        yaml.safe_dump(config("bench-train", small_log, work / "train", train_cutoffs))
+    )
+    big = work / "big.yaml"
+    big.write_text(
+        yaml.safe_dump(config("bench-cycle", str(feed / "*.parquet"), work / "big", train_cutoffs))
+    )
+    winback = bench_cli.winback_command()
+
+    def run(name: str, *args: str, expect_exit: int | None = 0) -> dict[str, float]:
+        report = bench_cli.launch([*winback, *args], logs, name.replace(" ", "-"), expect_exit)
+        console.print(
+            f"  {name:<28} {report['wall_s']:8.2f} s wall {report['cpu_s']:8.2f} s CPU "
+            f"{report['peak_mb']:7.0f} MB peak"
+        )
+        return report
+
+    load_start = os.getloadavg()[0]
+    setup = {"train (small log)": run("train", "train", "-c", str(trained))["wall_s"]}
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'train' / 'mlflow.db'}"
+    validations = []
+    for path in sorted((root / "log").glob("history-*.parquet")):
+        shutil.copy(path, feed / path.name)
+        validations.append(run(f"validate {path.stem}", "validate", "-c", str(big))["wall_s"])
+    setup["validate history (per file, median)"] = sorted(validations)[len(validations) // 2]
+    materialize = run(
+        "materialize (reference)", "materialize", "-c", str(big), "--cutoff", str(before)
+    )
+    scores = str(work / "scores.parquet")
+    score = run("score (reference)", "score", "-c", str(big), "--out", scores)
+    shutil.copy(root / "log" / "new-day.parquet", feed / "new-day.parquet")
+    cycles = [run("cycle", "cycle", "-c", str(big), "-p", str(POLICY), "--as-of", str(cycle_day))]
+    cycle_root = work / "big" / "cycle"
+    timings = json.loads((cycle_root / "days" / str(cycle_day) / "timings.json").read_text())
+    summary = json.loads((cycle_root / "days" / str(cycle_day) / "summary.json").read_text())
+    problems = []
+    if summary["validated"].get("new_files") != 1:
+        problems.append(f"the cycle validated {summary['validated']} instead of one new file")
+    if not summary["decided"] or not any(summary["outbox"].values()):
+        problems.append("the cycle decided or delivered nothing")
+    missing = [step for step in STEPS[:5] if step not in timings]
+    if missing:
+        problems.append(f"steps without a time: {missing}")
+    cycle = cycles[0]
+    steps = sum(timings.values())
+    result = {
+        "users": plan.users,
+        "days": plan.days,
+        "n_events": meta["n_events"],
+        "new_rows": summary["validated"].get("new_rows"),
+        "listed": sum(c["treatment"] + c["control"] for c in summary["decided"]),
+        "outbox": summary["outbox"],
+        "cycle": {k: round(v, 2) for k, v in cycle.items()},
+        "steps_s": {k: round(v, 2) for k, v in timings.items()},
+        "steps_share": {k: round(v / cycle["wall_s"], 3) for k, v in timings.items()},
+        "outside_steps_s": round(cycle["wall_s"] - steps, 2),
+        "reference": {
+            "materialize": {k: round(v, 2) for k, v in materialize.items()},
+            "score": {k: round(v, 2) for k, v in score.items()},
+        },
+        "cycle_vs_materialize_plus_score": round(
+            cycle["wall_s"] / (materialize["wall_s"] + score["wall_s"]), 2
+        ),
+        "setup_wall_s": {k: round(v, 1) for k, v in setup.items()},
+        "load_average": {"start": load_start, "end": os.getloadavg()[0]},
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks cycle" + (" --small" if small else ""),
+    }
+    console.print(markdown(result))
+    stem = "cycle-small" if small else "cycle"
+    return results_file.save(RESULTS, stem, result, markdown, problems, console)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    cycle, ref = result["cycle"], result["reference"]
+    rows = [
+        "| process | wall (s) | CPU (s) | peak RSS (MB) |",
+        "| --- | ---: | ---: | ---: |",
+        f"| `winback cycle`, {result['users']:,} users | {cycle['wall_s']} | {cycle['cpu_s']} "
+        f"| {cycle['peak_mb']:,.0f} |",
+        f"| `winback materialize` (reference) | {ref['materialize']['wall_s']} "
+        f"| {ref['materialize']['cpu_s']} | {ref['materialize']['peak_mb']:,.0f} |",
+        f"| `winback score` (reference) | {ref['score']['wall_s']} | {ref['score']['cpu_s']} "
+        f"| {ref['score']['peak_mb']:,.0f} |",
+    ]
+    steps = ", ".join(
+        f"{name} {seconds} s ({result['steps_share'][name]:.0%})"
+        for name, seconds in result["steps_s"].items()
+    )
+    return (
+        "# `winback cycle` benchmark\n\n"
+        + "\n".join(rows)
+        + f"\n\nSteps of the cycle (its own clock): {steps}; outside the steps (start, imports, "
+        f"summary, exit) {result['outside_steps_s']} s. Cycle / (materialize + score): "
+        f"{result['cycle_vs_materialize_plus_score']}x wall. {result['n_events']:,} events over "
+        f"{result['days']} days; the cycle validated {result['new_rows']:,} new rows (one file), "
+        f"listed {result['listed']:,} users, outbox {result['outbox']}. Setup: "
+        + ", ".join(f"{k} {v} s" for k, v in result["setup_wall_s"].items())
+        + f". Load average {result['load_average']['start']:.1f} before, "
+        f"{result['load_average']['end']:.1f} after (a shared, busy machine). Measured "
+        f"{result['measured_at']} with `{result['command']}`.\n"
+    )
