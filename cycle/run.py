@@ -53,7 +53,7 @@ from serving.ledger import Entry, ledger_root, record
 from serving.ledger_tracking import log_entry
 from serving.materialize import load_champion, materialize
 from serving.model_source import Serving, ServingSource
-from serving.online_store import StoreError, current_version, read_all, store_root
+from serving.online_store import StoreError, open_store, read_all
 
 Say = Callable[[str], None]
 OK, PENDING_EXIT = 0, 1  # exit codes: done; done but deliveries pending (retried next cycle)
@@ -274,7 +274,7 @@ class _Cycle:
         """Every user scored by the champion (`winback score`'s checks), into the ledger."""
         self.say("scoring every user with the champion")
         config = self.config
-        source = ServingSource(tracking, config.model.name, store_root(config))
+        source = ServingSource(tracking, config.model.name, open_store(config))
         source.refresh()
         serving = source.current
         assert serving is not None
@@ -409,7 +409,7 @@ class _Cycle:
 
 def _live_cutoff(config: DatasetConfig) -> str | None:
     try:
-        return current_version(store_root(config)).cutoff
+        return open_store(config).current().cutoff
     except StoreError:
         return None
 

@@ -28,14 +28,14 @@ def report_command(
     from artifact.tracking import resolve_store
     from ops.page import SECTIONS, Pages, cache_folder
     from serving.model_source import ServingSource
-    from serving.online_store import store_root
+    from serving.online_store import open_store
     from serving.responses import RecallCache
     from serving.ui import page_inputs
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with user_errors():
         cfg = open_config(config)
-        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg))
+        source = ServingSource(resolve_store(cfg), cfg.model.name, open_store(cfg))
         with console.status("loading the champion and the online store"):
             source.refresh()
         serving = source.current
