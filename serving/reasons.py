@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.spec import Feature
+from serving.ranking import top_positions
 
 # The one other value of the row a feature's sentence mentions (see `sentence`).
 COMPANION = {"recency_days": "gap_mean_days"}
@@ -83,26 +84,11 @@ def _in_unit(number: float, unit: str) -> str:
     return f"{_number(number)} {unit}"
 
 
-def top_features(contributions: np.ndarray, count: int) -> np.ndarray:
-    """Per row, the positions of the `count` largest contributions, largest first.
-
-    Where nothing pushes the risk up, the largest by absolute value. Ties go to the earlier
-    feature, as a stable sort would order them; `count` argmax passes instead of a full sort
-    per row keep a million rows cheap.
-    """
-    rows, width = contributions.shape
-    count = min(count, width)
-    if count == 0:
-        return np.empty((rows, 0), dtype=np.intp)
-    ranking = contributions.astype("float64", copy=True)
-    none_up = ranking.max(axis=1) <= 0
-    ranking[none_up] = np.abs(ranking[none_up])
-    picked = np.empty((rows, count), dtype=np.intp)
-    every_row = np.arange(rows)
-    for slot in range(count):
-        picked[:, slot] = ranking.argmax(axis=1)
-        ranking[every_row, picked[:, slot]] = -np.inf
-    return picked
+def top_features(contributions: np.ndarray, count: int, parallel: bool = False) -> np.ndarray:
+    """Per row, the positions of the `count` largest contributions, largest first; where
+    nothing pushes the risk up, the largest by absolute value. Ties (to `ranking.TIE_DECIMALS`
+    decimals) go to the earlier feature: the rule is `serving.ranking`'s."""
+    return top_positions(contributions, count, parallel)
 
 
 def _key(value: object) -> object:
@@ -165,15 +151,16 @@ def explain(
     inputs: pd.DataFrame | Mapping[str, object],
     catalog: Sequence[Feature],
     count: int = 3,
+    parallel: bool = False,
 ) -> Explained:
     """The features pushing each user's risk up the most (by absolute value if none do).
 
-    `contributions` is LightGBM's pred_contrib output: one column per feature in catalog
+    `contributions` are LightGBM's exact (pred_contrib) contributions: one column per feature in catalog
     order, then the bias column, which is not a reason and is dropped. `inputs` holds the
     features by name (a DataFrame or arrays), aligned with the contribution rows.
     """
     per_feature = contributions[:, : len(catalog)]
-    picked = top_features(per_feature, count)
+    picked = top_features(per_feature, count, parallel)
     shape = picked.shape
     parts = {name: np.empty(shape, dtype=object) for name in ("feature", "value", "sentence")}
     head, tail = np.empty(shape, dtype=object), np.empty(shape, dtype=object)

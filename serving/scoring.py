@@ -3,7 +3,8 @@ batch scoring and the recall list, so they cannot disagree.
 
 The steps are separate functions so the serving benchmark can time each on the same data;
 `score_rows` (a request's few rows) and `score_store_rows` (the whole store) run them in the
-same order. Rows are encoded once for both booster calls.
+same order. Rows are encoded once, and one pass over the trees gives the margin and the
+contributions (`ChurnModel.raw_scores`).
 """
 
 from __future__ import annotations
@@ -57,27 +58,24 @@ def encoded(model: ChurnModel, rows: Columns) -> tuple[dict[str, np.ndarray], np
     return inputs, encode(inputs, model.metadata.features)
 
 
-def probabilities(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
-    """`ChurnModel.predict_proba` on an encoded matrix."""
-    margin = model.raw_margin(matrix, num_threads=threads(len(matrix)))
-    return model.metadata.calibration.apply(margin)
-
-
-def contributions(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
-    """`ChurnModel.contributions` on an encoded matrix."""
-    return model.raw_contributions(matrix, num_threads=threads(len(matrix)))
+def margins(model: ChurnModel, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`ChurnModel.raw_scores` on an encoded matrix: the margin and the contributions."""
+    return model.raw_scores(matrix, num_threads=threads(len(matrix)))
 
 
 def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:
     """Every step of scoring; the callers only shape the output (dicts or a table)."""
     inputs, matrix = encoded(model, rows)
-    probability = probabilities(model, matrix)
+    margin, contributions = margins(model, matrix)
+    probability = model.metadata.calibration.apply(margin)
     percentile = risk_percentile(probability, model.metadata.reference_scores)
     return Explanations(
         probability=probability,
         percentile=percentile,
         band=risk_band(percentile),
-        explained=explain(contributions(model, matrix), inputs, model.catalog, reasons),
+        explained=explain(
+            contributions, inputs, model.catalog, reasons, parallel=threads(len(matrix)) != 1
+        ),
     )
 
 
