@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numba
@@ -79,7 +80,7 @@ def _bin(
 
 
 @numba.njit(cache=True, nogil=True)
-def _block(  # noqa: PLR0913 - flat arrays are how numba takes the tables
+def _block(
     matrix: Floats,
     start: int,
     stop: int,
@@ -130,7 +131,7 @@ def _block(  # noqa: PLR0913 - flat arrays are how numba takes the tables
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _parallel(  # noqa: PLR0913
+def _parallel(
     matrix: Floats,
     kind: Ints8,
     offset: Ints,
@@ -238,11 +239,11 @@ class Explainer:
         _parallel(matrix, *arrays, out, margin, threads)
         out[:, -1] = tables.bias
         if len(tables.fallback):
-            threads = {} if num_threads is None else {"num_threads": num_threads}
+            pool: dict[str, Any] = {} if num_threads is None else {"num_threads": num_threads}
             for tree in tables.fallback.tolist():
                 found = self.booster.predict(
-                    matrix, pred_contrib=True, start_iteration=tree, num_iteration=1, **threads
+                    matrix, pred_contrib=True, start_iteration=tree, num_iteration=1, **pool
                 )
-                out[:, :-1] += found[:, :-1]
-            margin = np.asarray(self.booster.predict(matrix, raw_score=True, **threads))
+                out[:, :-1] += np.asarray(found, dtype=np.float64)[:, :-1]
+            margin = np.asarray(self.booster.predict(matrix, raw_score=True, **pool), np.float64)
         return margin, out

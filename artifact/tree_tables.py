@@ -214,9 +214,7 @@ class Tables:
 
     @property
     def nbytes(self) -> int:
-        return sum(
-            value.nbytes for value in vars(self).values() if isinstance(value, np.ndarray)
-        )
+        return sum(value.nbytes for value in vars(self).values() if isinstance(value, np.ndarray))
 
     @property
     def patterns(self) -> int:
@@ -270,7 +268,7 @@ def build(booster: lgb.Booster, max_cells: int = MAX_CELLS) -> Tables:
     """Tables for the trees `booster.predict` uses (its best iteration, else all).
 
     LightGBM is asked on one thread: per call its thread pool costs more than a tree's few
-    thousand rows."""
+    thousand rows take."""
     dump = booster.dump_model()
     if dump["num_tree_per_iteration"] != 1 or dump["average_output"]:
         raise ValueError("tree tables need one tree per iteration, summed (binary, regression)")
@@ -292,21 +290,38 @@ def build(booster: lgb.Booster, max_cells: int = MAX_CELLS) -> Tables:
     table_start = np.cumsum([0] + [cells[t] for t in tabulated])
     leaf_start = np.cumsum([0] + [patterns[t] for t in tabulated])
     table, leaf = np.empty(table_start[-1]), np.empty(leaf_start[-1])
+
+    def ask(tree: int, rows: Floats, contributions: bool) -> Floats:
+        """LightGBM on one tree, on one thread."""
+        found = booster.predict(
+            rows, start_iteration=tree, num_iteration=1, num_threads=1,
+            pred_contrib=contributions, raw_score=not contributions,
+        )  # fmt: skip
+        return np.asarray(found, dtype=np.float64)
+
+    def tabulate(tree: int) -> tuple[Floats, Floats, float]:
+        """Per pattern of the tree, its contributions and leaf value; and its bias."""
+        if tree in fallback:
+            return (
+                np.empty(0),
+                np.empty(0),
+                float(ask(tree, np.full((1, width), np.nan), True)[0, -1]),
+            )
+        rows = _pattern_rows(per_tree[tree], width)
+        found = ask(tree, rows, True)
+        features = [c.feature for c in per_tree[tree]]
+        return found[:, features].ravel(), ask(tree, rows, False), float(found[0, -1])
+
     position = {tree: n for n, tree in enumerate(tabulated)}
     tree_feature, lookups, bias = [], [], 0.0
-    for t in range(len(trees)):
-        one = {"start_iteration": t, "num_iteration": 1, "num_threads": 1}
+    for t in range(len(trees)):  # one booster is not safe to ask from two threads
+        values, leaves, expected = tabulate(t)
+        bias += expected  # in tree order, as LightGBM sums the bias column
         if t in fallback:
-            bias += float(booster.predict(np.full((1, width), np.nan), pred_contrib=True, **one)[0, -1])
             continue
-        n = position[t]
-        classes = per_tree[t]
-        rows = _pattern_rows(classes, width)
-        found = booster.predict(rows, pred_contrib=True, **one)
-        features = [c.feature for c in classes]
-        table[table_start[n] : table_start[n + 1]] = found[:, features].ravel()
-        leaf[leaf_start[n] : leaf_start[n + 1]] = booster.predict(rows, raw_score=True, **one)
-        bias += float(found[0, -1])
+        n, classes = position[t], per_tree[t]
+        table[table_start[n] : table_start[n + 1]] = values
+        leaf[leaf_start[n] : leaf_start[n + 1]] = leaves
         counts = [len(c.values) for c in classes]
         strides = [int(np.prod(counts[j + 1 :])) for j in range(len(counts))]
         for found_classes, stride in zip(classes, strides, strict=True):
@@ -317,7 +332,9 @@ def build(booster: lgb.Booster, max_cells: int = MAX_CELLS) -> Tables:
     return Tables(
         width=width,
         **_feature_arrays(bins),
-        used=np.asarray(sorted({f for t in tabulated for f in (s.feature for s in trees[t])}), dtype=np.int64),
+        used=np.asarray(
+            sorted({f for t in tabulated for f in (s.feature for s in trees[t])}), dtype=np.int64
+        ),
         tree_start=tree_start.astype(np.int64),
         tree_feature=np.asarray(tree_feature, dtype=np.int64),
         tree_lookup=np.cumsum([0, *sizes])[:-1].astype(np.int64),

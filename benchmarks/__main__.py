@@ -11,6 +11,7 @@ from benchmarks import (
     bench_features,
     bench_generator,
     bench_monitor,
+    bench_score,
     bench_serving,
     bench_soak,
     bench_spark,
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "spark": bench_spark.main,
     "cli": bench_cli.main,
     "monitor": bench_monitor.main,
+    "score": bench_score.main,
 }
 
 

@@ -208,8 +208,7 @@ def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
     steps["table + ranking"] -= steps["reasons as JSON"]  # json() runs inside store_table
     steps["other (to_pandas, select active)"] = total - inner - steps["table + ranking"]
     without_reasons = total - sum(
-        steps[label]
-        for label in ("pick + word reasons", "reasons as JSON")
+        steps[label] for label in ("pick + word reasons", "reasons as JSON")
     )
     return {
         "users": users,

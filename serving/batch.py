@@ -13,7 +13,8 @@ from serving.scoring import score_store_rows
 
 def score_all(serving: Serving) -> pd.DataFrame:
     """The same scoring the service does per request, over the whole store at once."""
-    rows = read_all(serving.store.version).to_pandas()
+    # each Arrow column is freed once converted: the store is never held twice
+    rows = read_all(serving.store.version).to_pandas(self_destruct=True, split_blocks=True)
     return score_store_rows(serving.model, rows, serving.version)
 
 

@@ -15,10 +15,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.spec import Feature
 from serving.ranking import top_positions
@@ -91,35 +92,107 @@ def top_features(contributions: np.ndarray, count: int, parallel: bool = False) 
     return top_positions(contributions, count, parallel)
 
 
-def _key(value: object) -> object:
-    """A cache key: missing values alike, and -0.0 apart from 0.0 (JSON tells them apart)."""
-    if _missing(value):
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Per value, a code equal for values worded and encoded alike: missing ones (None, NaN)
+    alike, -0.0 apart from 0.0 (JSON tells them apart); missing is -1."""
+    if values.dtype.kind == "f":
+        bits = values.astype("float64").view("int64").copy()
+        bits[np.isnan(values)] = MISSING_BITS
+        codes = pd.factorize(bits)[0]
+        codes[np.isnan(values)] = -1
+        return codes
+    return pd.factorize(values)[0]
+
+
+MISSING_BITS = np.float64(np.nan).view("int64")
+
+
+def _column(frame: pd.DataFrame | Mapping[str, object], name: str | None) -> np.ndarray | None:
+    return None if name is None or name not in frame else np.asarray(frame[name])
+
+
+def _scalar(values: np.ndarray | None, index: int) -> object:
+    """A Python scalar (what JSON and sentences take); None for a feature not given."""
+    if values is None:
         return None
-    if isinstance(value, float) and value == 0:
-        return (value, math.copysign(1.0, value))
-    return value
+    value = values[index]
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def _cells(
-    frame: pd.DataFrame | Mapping[str, object], name: str | None, index: np.ndarray
-) -> list[object]:
-    """Python scalars (what JSON and sentences take) for the rows in `index`."""
-    if name is None or name not in frame:
-        return [None] * len(index)
-    values = np.asarray(frame[name])[index].tolist()
-    return [value.item() if isinstance(value, np.generic) else value for value in values]
+@dataclass(frozen=True)
+class Words:
+    """Distinct (feature, value) reasons, each worded and JSON-encoded once."""
+
+    feature: np.ndarray  # names
+    value: np.ndarray  # Python scalars, None where missing
+    sentence: np.ndarray
+    head: np.ndarray  # JSON of one reason up to its contribution ...
+    tail: np.ndarray  # ... and after it
+
+
+def _words(
+    feature: Feature,
+    inputs: pd.DataFrame | Mapping[str, object],
+    rows: np.ndarray,
+) -> tuple[list[tuple[object, str, str, str]], np.ndarray]:
+    """The reasons of `feature` for `rows`: each distinct (value, companion value) worded
+    once, and per row which of them it is."""
+    companion = COMPANION.get(feature.name)
+    values, others = _column(inputs, feature.name), _column(inputs, companion)
+    mine = values[rows] if values is not None else None
+    theirs = others[rows] if others is not None else None
+    key = _codes(mine) if mine is not None else np.full(len(rows), -1)
+    if theirs is not None:
+        other_key = _codes(theirs)
+        key = key.astype("int64") * (int(other_key.max(initial=-1)) + 2) + other_key + 1
+    which, _ = pd.factorize(key)
+    first = np.full(which.max(initial=-1) + 1, len(rows))
+    np.minimum.at(first, which, np.arange(len(rows)))
+    worded = []
+    name = json.dumps(feature.name)
+    for index in first.tolist():
+        value, other = _scalar(mine, index), _scalar(theirs, index)
+        value = None if _missing(value) else value
+        text = sentence(feature, value, {companion: other} if companion else {})
+        worded.append(
+            (
+                value,
+                text,
+                f'{{"feature": {name}, "value": {json.dumps(value, default=str)}, "contribution": ',
+                f', "sentence": {json.dumps(text)}}}',
+            )
+        )
+    return worded, which
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+# Rows per piece of JSON text: a piece's intermediate strings stay small beside the result.
+JSON_ROWS = 65_536
 
 
 @dataclass(frozen=True)
 class Explained:
-    """Each row's reasons as (rows, count) arrays, ready for dicts or for JSON text."""
+    """Each row's reasons as (rows, count) arrays, ready for dicts or for JSON text: the
+    distinct reasons are worded once (`words`), rows point at them (`cell`)."""
 
-    feature: np.ndarray  # names
-    value: np.ndarray  # Python scalars, None where missing
-    contribution: np.ndarray  # float64
-    sentence: np.ndarray
-    head: np.ndarray  # JSON of one reason up to its contribution ...
-    tail: np.ndarray  # ... and after it: the per-value parts, encoded once per value
+    cell: np.ndarray  # (rows, count) positions in `words`
+    contribution: np.ndarray  # (rows, count) float64
+    words: Words
+
+    @property
+    def feature(self) -> np.ndarray:
+        return self.words.feature[self.cell]
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.words.value[self.cell]
+
+    @property
+    def sentence(self) -> np.ndarray:
+        return self.words.sentence[self.cell]
 
     def reasons(self) -> list[list[Reason]]:
         return [
@@ -133,17 +206,35 @@ class Explained:
             )
         ]
 
-    def json(self) -> np.ndarray:
-        """Per row, exactly `json.dumps([r.to_dict() for r in reasons], default=str)`."""
+    def first_sentence(self) -> pa.Array:
+        """Each row's first reason in words (a row without reasons: null)."""
+        if not self.cell.shape[1]:
+            return pa.nulls(len(self.cell), pa.large_string())
+        return pa.array(self.words.sentence, pa.large_string()).take(self.cell[:, 0])
+
+    def json(self) -> pa.ChunkedArray:
+        """Per row, exactly `json.dumps([r.to_dict() for r in reasons], default=str)`, as
+        Arrow text built piece by piece (a million rows' JSON is a few hundred MB)."""
         rows, count = self.contribution.shape
         if count == 0:
-            return np.full(rows, "[]", dtype=object)
-        flat = self.contribution.ravel()
-        numbers = np.array(list(map(float.__repr__, flat.tolist())), dtype=object)
-        for position in np.flatnonzero(~np.isfinite(flat)):
-            numbers[position] = json.dumps(float(flat[position]))
-        cells = self.head + numbers.reshape(rows, count) + self.tail
-        return "[" + reduce(lambda done, cell: done + ", " + cell, cells.T) + "]"
+            return pa.chunked_array([pa.array(["[]"] * rows, pa.large_string())])
+        heads = pa.array(self.words.head, pa.large_string())
+        tails = pa.array(self.words.tail, pa.large_string())
+        pieces = []
+        for start in range(0, rows, JSON_ROWS):
+            flat = self.contribution[start : start + JSON_ROWS].ravel()
+            numbers = list(map(float.__repr__, flat.tolist()))
+            for position in np.flatnonzero(~np.isfinite(flat)).tolist():
+                numbers[position] = json.dumps(float(flat[position]))
+            cells = self.cell[start : start + JSON_ROWS].ravel()
+            numbers_text = pa.array(numbers, pa.large_string())
+            parts = pc.binary_join_element_wise(
+                heads.take(cells), numbers_text, tails.take(cells), _text("")
+            )
+            slots = [parts.take(np.arange(slot, len(flat), count)) for slot in range(count)]
+            joined = pc.binary_join_element_wise(*slots, _text(", "))
+            pieces.append(pc.binary_join_element_wise(_text("["), joined, _text("]"), _text("")))
+        return pa.chunked_array(pieces, pa.large_string())
 
 
 def explain(
@@ -155,50 +246,31 @@ def explain(
 ) -> Explained:
     """The features pushing each user's risk up the most (by absolute value if none do).
 
-    `contributions` are LightGBM's exact (pred_contrib) contributions: one column per feature in catalog
-    order, then the bias column, which is not a reason and is dropped. `inputs` holds the
-    features by name (a DataFrame or arrays), aligned with the contribution rows.
+    `contributions` are LightGBM's exact contributions (`pred_contrib`, from the tree
+    tables): one column per feature in catalog order, then the bias column, which is not a
+    reason and is dropped. `inputs` holds the features by name (a DataFrame or arrays),
+    aligned with the contribution rows.
     """
     per_feature = contributions[:, : len(catalog)]
     picked = top_features(per_feature, count, parallel)
-    shape = picked.shape
-    parts = {name: np.empty(shape, dtype=object) for name in ("feature", "value", "sentence")}
-    head, tail = np.empty(shape, dtype=object), np.empty(shape, dtype=object)
-    for position in np.unique(picked).tolist():
-        feature = catalog[position]
-        where = picked == position
-        index = np.nonzero(where)[0]
-        companion = COMPANION.get(feature.name)
-        worded: dict[tuple[object, object], tuple[object, str, str, str]] = {}
-        cells = []
-        for value, other in zip(
-            _cells(inputs, feature.name, index), _cells(inputs, companion, index), strict=True
-        ):
-            key = (_key(value), _key(other))
-            if key not in worded:
-                value = None if _missing(value) else value
-                text = sentence(feature, value, {companion: other} if companion else {})
-                worded[key] = (
-                    value,
-                    text,
-                    f'{{"feature": {json.dumps(feature.name)}, '
-                    f'"value": {json.dumps(value, default=str)}, "contribution": ',
-                    f', "sentence": {json.dumps(text)}}}',
-                )
-            cells.append(worded[key])
-        values, texts, heads, tails = zip(*cells, strict=True)
-        parts["feature"][where] = feature.name
-        parts["value"][where] = values
-        parts["sentence"][where] = texts
-        head[where], tail[where] = heads, tails
-    every_row = np.arange(shape[0])[:, None]
+    flat = picked.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.flatnonzero(np.diff(flat[order])) + 1
+    cell = np.empty(flat.shape, dtype=np.int64)
+    parts: list[tuple[str, object, str, str, str]] = []
+    for group in np.split(order, bounds) if len(order) else []:
+        feature = catalog[int(flat[group[0]])]
+        worded, which = _words(feature, inputs, group // max(picked.shape[1], 1))
+        cell[group] = which + len(parts)
+        parts += [(feature.name, *found) for found in worded]
+    columns = [np.empty(len(parts), dtype=object) for _ in range(5)]
+    for column, values in zip(columns, zip(*parts, strict=True), strict=False):
+        column[:] = values
+    every_row = np.arange(picked.shape[0])[:, None]
     return Explained(
-        feature=parts["feature"],
-        value=parts["value"],
+        cell=cell.reshape(picked.shape),
         contribution=np.asarray(per_feature[every_row, picked], dtype="float64"),
-        sentence=parts["sentence"],
-        head=head,
-        tail=tail,
+        words=Words(*columns),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from artifact.model import ChurnModel, Columns, encode
 from features.labels import ACTIVE, STATUS
@@ -53,9 +54,14 @@ def threads(rows: int) -> int:
 
 
 def encoded(model: ChurnModel, rows: Columns) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The model's inputs by name (for the reasons) and as the booster's float matrix."""
+    """The model's inputs by name (for the reasons) and as the booster's float matrix; a
+    numeric input is its matrix column (the same numbers, held once)."""
     inputs = model.inputs(rows)
-    return inputs, encode(inputs, model.metadata.features)
+    matrix = encode(inputs, model.metadata.features)
+    for column, info in enumerate(model.metadata.features):
+        if info.kind != "categorical":
+            inputs[info.name] = matrix[:, column]
+    return inputs, matrix
 
 
 def margins(model: ChurnModel, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +96,17 @@ def score_rows(model: ChurnModel, rows: Columns, reasons: int = 3) -> Scores:
     )
 
 
+def _text(
+    found: pa.ChunkedArray, position: np.ndarray, default: str | None
+) -> pd.api.extensions.ExtensionArray:
+    """`found[position]`, `default` where the position is -1: a pandas text column kept in
+    Arrow (a million reasons never become Python strings)."""
+    filler = pa.array([default], pa.large_string())
+    texts = pa.chunked_array([*found.chunks, filler], pa.large_string())
+    index = np.where(position < 0, len(texts) - 1, position)
+    return pd.array(texts.take(index), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
 def store_table(
     rows: pd.DataFrame, active: np.ndarray, scores: Explanations | None, model_version: str
 ) -> pd.DataFrame:
@@ -99,8 +116,8 @@ def store_table(
     probability = np.full(size, np.nan)
     percentile = np.full(size, np.nan)
     band = np.full(size, None, dtype=object)
-    reasons = np.full(size, "[]", dtype=object)
-    top_reason = np.full(size, None, dtype=object)
+    among_scored = np.full(size, -1)
+    reasons = top_reason = pa.chunked_array([], pa.large_string())
     scored = np.flatnonzero(active)
     ranking = np.empty(0, dtype=np.intp)
     if scores is not None:
@@ -108,9 +125,9 @@ def store_table(
         probability[scored] = scores.probability
         percentile[scored] = scores.percentile
         band[scored] = scores.band
-        reasons[scored] = scores.explained.json()
-        if scores.explained.sentence.shape[1]:
-            top_reason[scored] = scores.explained.sentence[:, 0]
+        among_scored[scored] = np.arange(len(scored))
+        reasons = scores.explained.json()
+        top_reason = pa.chunked_array([scores.explained.first_sentence()])
     user_id = rows["user_id"].to_numpy()
     unscored = np.flatnonzero(~active)
     order = np.concatenate([ranking, unscored[np.argsort(user_id[unscored], kind="stable")]])
@@ -124,8 +141,8 @@ def store_table(
             "risk_percentile": percentile[order],
             "risk_band": band[order],
             "rank": rank,
-            "reasons": reasons[order],
-            "top_reason": top_reason[order],
+            "reasons": _text(reasons, among_scored[order], "[]"),
+            "top_reason": _text(top_reason, among_scored[order], None),
             "model_version": model_version,
             "cutoff": rows["cutoff"].to_numpy()[order],
         }
@@ -136,8 +153,11 @@ def score_store_rows(model: ChurnModel, rows: pd.DataFrame, model_version: str) 
     """Online-store rows -> the scores table: active users scored and ranked, others by status.
 
     Columns: user_id, status, churn_probability, risk_percentile, risk_band, rank, reasons
-    (JSON), top_reason, model_version, cutoff.
+    (JSON), top_reason, model_version, cutoff. Only the model's inputs of the active rows
+    are taken out of `rows` (not a copy of every column).
     """
     active = (rows[STATUS] == ACTIVE).to_numpy()
-    scores = explained_scores(model, rows.loc[active]) if active.any() else None
+    names = [name for name in model.metadata.input_names if name in rows]
+    inputs = {name: rows[name][active] for name in names}
+    scores = explained_scores(model, inputs) if active.any() else None
     return store_table(rows, active, scores, model_version)

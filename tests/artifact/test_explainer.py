@@ -38,7 +38,9 @@ def _splits(node: dict) -> list[dict]:
 
 
 def splits_of(booster: lgb.Booster) -> list[dict]:
-    return [s for tree in booster.dump_model()["tree_info"] for s in _splits(tree["tree_structure"])]
+    return [
+        s for tree in booster.dump_model()["tree_info"] for s in _splits(tree["tree_structure"])
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +152,7 @@ def models(draw: st.DrawFn) -> tuple[lgb.Booster, np.ndarray]:
     return booster, rows[:, :width]
 
 
-@settings(max_examples=int(__import__("os").environ.get("HYP_N", 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(models())
 def test_random_models_are_explained_exactly(case: tuple[lgb.Booster, np.ndarray]) -> None:
     booster, rows = case

@@ -133,7 +133,8 @@ def score(
         with console.status(f"scoring {users}"):
             scores = score_all(serving)
             write_scores(scores, Path(out))
-        print_scores(out, score_counts(scores), scores[scores["rank"].notna()])
+        ranked = int(scores["rank"].notna().sum())  # ranked users come first: a slice
+        print_scores(out, score_counts(scores), scores.head(ranked))
         _record(cfg, serving, scores)
 
 
