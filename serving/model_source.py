@@ -54,10 +54,11 @@ class Serving:
                 f"not fit: {fit.describe()}; materialize with the champion's config"
             )
 
-    def checked(self) -> Serving:
-        """This pair with its stamp, once it read and scored a stored row (every page read)."""
+    def checked(self, thorough: bool = True) -> Serving:
+        """This pair with its stamp, once it read and scored a stored row (`thorough`: every
+        page of the store's SQLite file read too)."""
         self.check_compatible()
-        return replace(self, stamp=check_pair(self.model, self.store, thorough=True))
+        return replace(self, stamp=check_pair(self.model, self.store, thorough=thorough))
 
     def probe(self) -> None:
         """Cheap: the file is unchanged since the check, and one row still reads and scores."""
@@ -89,12 +90,20 @@ class ServingSource:
     """Follows the registry alias and the store's CURRENT pointer."""
 
     def __init__(
-        self, tracking: TrackingStore, name: str, store_root: Path, check_definition: bool = True
+        self,
+        tracking: TrackingStore,
+        name: str,
+        store_root: Path,
+        check_definition: bool = True,
+        check_pages: bool = True,
     ) -> None:
+        """`check_pages` False: a candidate's SQLite file is not read page by page (batch
+        scoring reads the store's Parquet copy, never those pages)."""
         self.tracking = tracking
         self.name = name
         self.store_root = store_root
         self.check_definition = check_definition
+        self.check_pages = check_pages
         self._current: Serving | None = None
         self._aliases: list[str] = []
         self._damaged: str | None = None
@@ -134,14 +143,14 @@ class ServingSource:
     def _candidate(self, old: Serving | None, version: str, found: StoreVersion) -> Serving:
         model = self._model(old, version)
         if old is not None and old.store.version == found:
-            return replace(old, model=model, version=version).checked()
+            return replace(old, model=model, version=version).checked(self.check_pages)
         try:
             store = OnlineStore(found)
         except Exception as error:
             raise PairError(f"online store {found.version}: {error}") from None
         try:
             pair = Serving(model, self.name, version, store, check_definition=self.check_definition)
-            return pair.checked()
+            return pair.checked(self.check_pages)
         except WinbackError:
             store.close()
             raise

@@ -15,6 +15,8 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from json.encoder import encode_basestring_ascii
 
 import numpy as np
 import pandas as pd
@@ -72,6 +74,7 @@ def sentence(feature: Feature, value: object, row: Mapping[str, object]) -> str:
     return f"{_plain(feature.description)}: {_in_unit(number, feature.unit)}"
 
 
+@cache
 def _plain(description: str) -> str:
     """The description without its '(null if ...)' fine print."""
     return re.sub(r"\s*\([^)]*\)\s*$", "", description)
@@ -111,14 +114,6 @@ def _column(frame: pd.DataFrame | Mapping[str, object], name: str | None) -> np.
     return None if name is None or name not in frame else np.asarray(frame[name])
 
 
-def _scalar(values: np.ndarray | None, index: int) -> object:
-    """A Python scalar (what JSON and sentences take); None for a feature not given."""
-    if values is None:
-        return None
-    value = values[index]
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @dataclass(frozen=True)
 class Words:
     """Distinct (feature, value) reasons, each worded and JSON-encoded once."""
@@ -150,19 +145,31 @@ def _words(
     np.minimum.at(first, which, np.arange(len(rows)))
     worded = []
     name = json.dumps(feature.name)
-    for index in first.tolist():
-        value, other = _scalar(mine, index), _scalar(theirs, index)
+    mine_first = mine[first].tolist() if mine is not None else [None] * len(first)
+    theirs_first = theirs[first].tolist() if theirs is not None else [None] * len(first)
+    for value, other in zip(mine_first, theirs_first, strict=True):
         value = None if _missing(value) else value
         text = sentence(feature, value, {companion: other} if companion else {})
         worded.append(
             (
                 value,
                 text,
-                f'{{"feature": {name}, "value": {json.dumps(value, default=str)}, "contribution": ',
-                f', "sentence": {json.dumps(text)}}}',
+                f'{{"feature": {name}, "value": {_json(value)}, "contribution": ',
+                f', "sentence": {encode_basestring_ascii(text)}}}',
             )
         )
     return worded, which
+
+
+def _json(value: object) -> str:
+    """`json.dumps(value, default=str)`, with the common cases short."""
+    if value is None:
+        return "null"
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    return json.dumps(value, default=str)
 
 
 def _text(value: str) -> pa.Scalar:
@@ -206,27 +213,32 @@ class Explained:
             )
         ]
 
-    def first_sentence(self) -> pa.Array:
-        """Each row's first reason in words (a row without reasons: null)."""
+    def first_sentence(self, order: np.ndarray | None = None) -> pa.Array:
+        """Each row's first reason in words (null for a row without reasons), the rows in
+        `order` if given."""
+        rows = np.arange(len(self.cell)) if order is None else order
         if not self.cell.shape[1]:
-            return pa.nulls(len(self.cell), pa.large_string())
-        return pa.array(self.words.sentence, pa.large_string()).take(self.cell[:, 0])
+            return pa.nulls(len(rows), pa.large_string())
+        return pa.array(self.words.sentence, pa.large_string()).take(self.cell[rows, 0])
 
-    def json(self) -> pa.ChunkedArray:
-        """Per row, exactly `json.dumps([r.to_dict() for r in reasons], default=str)`, as
-        Arrow text built piece by piece (a million rows' JSON is a few hundred MB)."""
-        rows, count = self.contribution.shape
+    def json(self, order: np.ndarray | None = None) -> pa.ChunkedArray:
+        """Per row (the rows in `order` if given), exactly `json.dumps([r.to_dict() for r in
+        reasons], default=str)`, as Arrow text built piece by piece (a million rows' JSON is
+        a few hundred MB: it never becomes Python strings, and is never copied to reorder)."""
+        rows = np.arange(len(self.cell)) if order is None else order
+        count = self.cell.shape[1]
         if count == 0:
-            return pa.chunked_array([pa.array(["[]"] * rows, pa.large_string())])
+            return pa.chunked_array([pa.repeat(_text("[]"), len(rows))])
         heads = pa.array(self.words.head, pa.large_string())
         tails = pa.array(self.words.tail, pa.large_string())
         pieces = []
-        for start in range(0, rows, JSON_ROWS):
-            flat = self.contribution[start : start + JSON_ROWS].ravel()
+        for start in range(0, len(rows), JSON_ROWS):
+            piece = rows[start : start + JSON_ROWS]
+            flat = self.contribution[piece].ravel()
             numbers = list(map(float.__repr__, flat.tolist()))
             for position in np.flatnonzero(~np.isfinite(flat)).tolist():
                 numbers[position] = json.dumps(float(flat[position]))
-            cells = self.cell[start : start + JSON_ROWS].ravel()
+            cells = self.cell[piece].ravel()
             numbers_text = pa.array(numbers, pa.large_string())
             parts = pc.binary_join_element_wise(
                 heads.take(cells), numbers_text, tails.take(cells), _text("")

@@ -72,6 +72,7 @@ def margins(model: ChurnModel, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:
     """Every step of scoring; the callers only shape the output (dicts or a table)."""
     inputs, matrix = encoded(model, rows)
+    del rows  # a batch's columns, now in `matrix`: not held while it is scored
     margin, contributions = margins(model, matrix)
     probability = model.metadata.calibration.apply(margin)
     percentile = risk_percentile(probability, model.metadata.reference_scores)
@@ -97,14 +98,13 @@ def score_rows(model: ChurnModel, rows: Columns, reasons: int = 3) -> Scores:
 
 
 def _text(
-    found: pa.ChunkedArray, position: np.ndarray, default: str | None
+    scored: pa.ChunkedArray, others: int, default: str | None
 ) -> pd.api.extensions.ExtensionArray:
-    """`found[position]`, `default` where the position is -1: a pandas text column kept in
-    Arrow (a million reasons never become Python strings)."""
-    filler = pa.array([default], pa.large_string())
-    texts = pa.chunked_array([*found.chunks, filler], pa.large_string())
-    index = np.where(position < 0, len(texts) - 1, position)
-    return pd.array(texts.take(index), dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    """A pandas text column kept in Arrow (a million reasons never become Python strings):
+    the scored rows' texts, then `default` for the `others`."""
+    rest = pa.repeat(pa.scalar(default, pa.large_string()), others)
+    texts = pa.chunked_array([*scored.chunks, rest], pa.large_string())
+    return pd.array(texts, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def store_table(
@@ -116,18 +116,17 @@ def store_table(
     probability = np.full(size, np.nan)
     percentile = np.full(size, np.nan)
     band = np.full(size, None, dtype=object)
-    among_scored = np.full(size, -1)
     reasons = top_reason = pa.chunked_array([], pa.large_string())
     scored = np.flatnonzero(active)
     ranking = np.empty(0, dtype=np.intp)
     if scores is not None:
-        ranking = scored[np.argsort(-scores.probability, kind="stable")]
+        ranked = np.argsort(-scores.probability, kind="stable")  # among the scored
+        ranking = scored[ranked]
         probability[scored] = scores.probability
         percentile[scored] = scores.percentile
         band[scored] = scores.band
-        among_scored[scored] = np.arange(len(scored))
-        reasons = scores.explained.json()
-        top_reason = pa.chunked_array([scores.explained.first_sentence()])
+        reasons = scores.explained.json(ranked)  # built in rank order: never reordered
+        top_reason = pa.chunked_array([scores.explained.first_sentence(ranked)])
     user_id = rows["user_id"].to_numpy()
     unscored = np.flatnonzero(~active)
     order = np.concatenate([ranking, unscored[np.argsort(user_id[unscored], kind="stable")]])
@@ -141,8 +140,8 @@ def store_table(
             "risk_percentile": percentile[order],
             "risk_band": band[order],
             "rank": rank,
-            "reasons": _text(reasons, among_scored[order], "[]"),
-            "top_reason": _text(top_reason, among_scored[order], None),
+            "reasons": _text(reasons, len(unscored), "[]"),
+            "top_reason": _text(top_reason, len(unscored), None),
             "model_version": model_version,
             "cutoff": rows["cutoff"].to_numpy()[order],
         }
@@ -158,6 +157,7 @@ def score_store_rows(model: ChurnModel, rows: pd.DataFrame, model_version: str) 
     """
     active = (rows[STATUS] == ACTIVE).to_numpy()
     names = [name for name in model.metadata.input_names if name in rows]
-    inputs = {name: rows[name][active] for name in names}
-    scores = explained_scores(model, inputs) if active.any() else None
+    scores = None
+    if active.any():  # the columns are a temporary: freed once encoded
+        scores = explained_scores(model, {name: rows[name][active] for name in names})
     return store_table(rows, active, scores, model_version)

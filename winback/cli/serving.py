@@ -105,7 +105,9 @@ def score(
 
     with user_errors():
         cfg = open_config(config)
-        source = ServingSource(resolve_store(cfg), cfg.model.name, store_root(cfg), not force)
+        source = ServingSource(  # batch reads the store's Parquet: no page-by-page check
+            resolve_store(cfg), cfg.model.name, store_root(cfg), not force, check_pages=False
+        )
         with console.status("loading the champion and the online store"):
             source.refresh()  # refuses a pair whose definitions differ, unless --force
         serving = source.current
