@@ -9,7 +9,9 @@ contributions (`ChurnModel.raw_scores`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,16 +150,39 @@ def store_table(
     )
 
 
+class _ActiveColumns(Mapping[str, Any]):
+    """The active rows' values of each column, taken out only when read: encoding holds one
+    column's copy at a time, not a copy of the whole store."""
+
+    def __init__(self, rows: pd.DataFrame, active: np.ndarray) -> None:
+        self._rows, self._active = rows, active
+
+    def __getitem__(self, name: str) -> pd.Series:
+        return self._rows[name][self._active]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rows.columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.columns)
+
+    def __len__(self) -> int:
+        return len(self._rows.columns)
+
+
+KEEP = ("user_id", STATUS, "cutoff")  # what the scores table takes from the store rows
+
+
 def score_store_rows(model: ChurnModel, rows: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """Online-store rows -> the scores table: active users scored and ranked, others by status.
 
     Columns: user_id, status, churn_probability, risk_percentile, risk_band, rank, reasons
-    (JSON), top_reason, model_version, cutoff. Only the model's inputs of the active rows
-    are taken out of `rows` (not a copy of every column).
+    (JSON), top_reason, model_version, cutoff. Once encoded, only the columns the table
+    takes are kept (a caller that hands over its rows frees the features while scoring).
     """
     active = (rows[STATUS] == ACTIVE).to_numpy()
-    names = [name for name in model.metadata.input_names if name in rows]
     scores = None
-    if active.any():  # the columns are a temporary: freed once encoded
-        scores = explained_scores(model, {name: rows[name][active] for name in names})
+    if active.any():
+        scores = explained_scores(model, _ActiveColumns(rows, active))
+    rows = rows[list(KEEP)]
     return store_table(rows, active, scores, model_version)
