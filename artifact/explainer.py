@@ -199,15 +199,20 @@ class Explainer:
     @classmethod
     def of(cls, booster: lgb.Booster, max_cells: int = MAX_CELLS) -> Explainer:
         start = time.perf_counter()
-        tables = build(booster, max_cells)
+        explainer = cls.using(booster, build(booster, max_cells), time.perf_counter() - start)
+        log.info("%s", explainer.built.describe())
+        return explainer
+
+    @classmethod
+    def using(cls, booster: lgb.Booster, tables: Tables, seconds: float = 0.0) -> Explainer:
+        """An explainer from tables built for this booster (by `of`, maybe elsewhere)."""
         built = Built(
-            seconds=time.perf_counter() - start,
+            seconds=seconds,
             nbytes=tables.nbytes,
             patterns=tables.patterns,
             trees=tables.trees,
             fallback=len(tables.fallback),
         )
-        log.info("%s", built.describe())
         return cls(booster, tables, built)
 
     def scores(self, matrix: Floats, num_threads: int | None = None) -> tuple[Floats, Floats]:
@@ -217,8 +222,8 @@ class Explainer:
         """
         matrix = np.ascontiguousarray(matrix, dtype=np.float64)
         tables = self.tables
-        out = np.zeros((len(matrix), tables.width + 1))
-        margin = np.zeros(len(matrix))
+        out = np.empty((len(matrix), tables.width + 1))  # the kernel writes every cell
+        margin = np.empty(len(matrix))
         arrays = (
             tables.kind,
             tables.offset,

@@ -259,7 +259,11 @@ def _threads(num_threads: int | None) -> dict[str, Any]:
 class ChurnModel:
     """Calibrated churn probabilities and contributions from snapshot rows."""
 
-    def __init__(self, booster: lgb.Booster, metadata: ModelMetadata) -> None:
+    def __init__(
+        self, booster: lgb.Booster, metadata: ModelMetadata, explainer: Explainer | None = None
+    ) -> None:
+        """`explainer`: tables already built for this booster (a Spark executor gets the
+        driver's); else they are built on first use."""
         names = [info.name for info in metadata.features]
         if booster.feature_name() != names:
             raise ValueError("booster features differ from the metadata's feature list")
@@ -269,6 +273,8 @@ class ChurnModel:
             raise ValueError(f"the linear term's features {unknown} are not model features")
         self.booster = booster
         self.metadata = metadata
+        if explainer is not None:
+            self.__dict__["explainer"] = explainer  # the cached property's value
         self._linear_columns = [names.index(name) for name in linear.features] if linear else []
 
     @classmethod

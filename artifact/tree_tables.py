@@ -22,6 +22,7 @@ look for.
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -211,6 +212,21 @@ class Tables:
     bias: float  # sum of every tree's expected value (the bias column)
     fallback: Ints  # iterations left to pred_contrib
     trees: int
+
+    def to_bytes(self) -> bytes:
+        """The tables as an .npz (numbers only, no pickles): for Spark's executors."""
+        found = io.BytesIO()
+        arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        numbers = np.array([self.width, self.trees], dtype=np.int64)
+        np.savez(found, allow_pickle=False, numbers=numbers, bias=np.array([self.bias]), **arrays)
+        return found.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Tables:
+        with np.load(io.BytesIO(data), allow_pickle=False) as found:
+            arrays = {name: found[name] for name in found.files}
+        width, trees = arrays.pop("numbers").tolist()
+        return cls(width=width, trees=trees, bias=float(arrays.pop("bias")[0]), **arrays)
 
     @property
     def nbytes(self) -> int:

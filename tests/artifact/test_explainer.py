@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from artifact.explainer import Explainer
 from artifact.model import ChurnModel, encode
+from artifact.tree_tables import Tables
 from serving.reasons import top_features
 from training.dataset import TrainingData
 from training.fitting import FittedModel
@@ -164,3 +165,13 @@ def test_ties_go_to_the_earlier_feature_whatever_the_float_noise() -> None:
     noisy = exact + np.array([[0, 0, 1e-15, 0, 0], [0, 1e-16, 0, -1e-16, 3e-17]])
     for contributions in (exact, noisy):
         np.testing.assert_array_equal(top_features(contributions, 3), [[1, 2, 0], [1, 3, 0]])
+
+
+def test_tables_sent_as_numbers_explain_exactly_as_built(
+    deep: lgb.Booster, matrix: np.ndarray
+) -> None:
+    """Spark's executors get the driver's tables as an .npz: nothing is lost on the way."""
+    built = Explainer.of(deep)
+    sent = Explainer.using(deep, Tables.from_bytes(built.tables.to_bytes()))
+    for ours, theirs in zip(built.scores(matrix), sent.scores(matrix), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
