@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -25,6 +25,9 @@ from artifact.reference import Reference
 from core.config import WinbackError
 from features.definition import FeatureDefinition
 from features.spec import Feature, Kind
+
+if TYPE_CHECKING:  # numba is imported only by a model that explains
+    from artifact.explainer import Explainer
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
@@ -256,7 +259,11 @@ def _threads(num_threads: int | None) -> dict[str, Any]:
 class ChurnModel:
     """Calibrated churn probabilities and contributions from snapshot rows."""
 
-    def __init__(self, booster: lgb.Booster, metadata: ModelMetadata) -> None:
+    def __init__(
+        self, booster: lgb.Booster, metadata: ModelMetadata, explainer: Explainer | None = None
+    ) -> None:
+        """`explainer`: tables already built for this booster (a Spark executor gets the
+        driver's); else they are built on first use."""
         names = [info.name for info in metadata.features]
         if booster.feature_name() != names:
             raise ValueError("booster features differ from the metadata's feature list")
@@ -266,6 +273,8 @@ class ChurnModel:
             raise ValueError(f"the linear term's features {unknown} are not model features")
         self.booster = booster
         self.metadata = metadata
+        if explainer is not None:
+            self.__dict__["explainer"] = explainer  # the cached property's value
         self._linear_columns = [names.index(name) for name in linear.features] if linear else []
 
     @classmethod
@@ -320,21 +329,37 @@ class ChurnModel:
             margin += linear * self.metadata.linear.margin(matrix[:, self._linear_columns])
         return margin
 
-    def raw_contributions(self, matrix: Floats, num_threads: int | None = None) -> Floats:
-        """Per-feature contributions to `raw_margin`, then the bias column: LightGBM's own for
-        the trees, coef * z for the linear term, weighted as the margin is."""
+    @cached_property
+    def explainer(self) -> Explainer:
+        """The booster's tree tables (`artifact.explainer`): built on first use, which the
+        service's and `winback score`'s load check makes, and gone with this model."""
+        from artifact.explainer import Explainer
+
+        return Explainer.of(self.booster)
+
+    def raw_scores(self, matrix: Floats, num_threads: int | None = None) -> tuple[Floats, Floats]:
+        """`raw_margin` (to the bit) and `raw_contributions` in one pass over the trees."""
         trees, linear = self._weights()
-        found = np.zeros((len(matrix), len(self.metadata.features) + 1))
         if trees:
-            raw = self.booster.predict(matrix, pred_contrib=True, **_threads(num_threads))
-            found += trees * np.asarray(raw, dtype="float64")
+            margin, found = self.explainer.scores(matrix, num_threads)
+            if trees != 1.0:
+                margin *= trees
+                found *= trees
+        else:
+            margin = np.zeros(len(matrix))
+            found = np.zeros((len(matrix), len(self.metadata.features) + 1))
         if linear and self.metadata.linear is not None:
-            term = self.metadata.linear
-            found[:, self._linear_columns] += linear * term.contributions(
-                matrix[:, self._linear_columns]
-            )
+            term, columns = self.metadata.linear, self._linear_columns
+            margin += linear * term.margin(matrix[:, columns])
+            found[:, columns] += linear * term.contributions(matrix[:, columns])
             found[:, -1] += linear * term.intercept
-        return found
+        return margin, found
+
+    def raw_contributions(self, matrix: Floats, num_threads: int | None = None) -> Floats:
+        """Per-feature contributions to `raw_margin`, then the bias column: LightGBM's own
+        (`pred_contrib`, from the tree tables) for the trees, coef * z for the linear term,
+        weighted as the margin is."""
+        return self.raw_scores(matrix, num_threads)[1]
 
     def margin(self, frame: Columns) -> Floats:
         return self.raw_margin(encode(self.inputs(frame), self.metadata.features))

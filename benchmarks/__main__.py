@@ -13,6 +13,7 @@ from benchmarks import (
     bench_fleet,
     bench_generator,
     bench_monitor,
+    bench_score,
     bench_serving,
     bench_soak,
     bench_spark,
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[..., int]] = {
     "fleet": bench_fleet.main,
     "ui": bench_ui.main,
     "cycle": bench_cycle.main,
+    "score": bench_score.main,
 }
 
 

@@ -162,8 +162,7 @@ def step_times(into: dict[str, float], captured: dict[str, Any]) -> Iterator[Non
     targets: list[tuple[Any, str, str]] = [
         (serving.batch, "read_all", "read Parquet"),
         (serving.scoring, "encoded", "encode rows"),
-        (serving.scoring, "probabilities", "predict + calibrate"),
-        (serving.scoring, "contributions", "contributions (pred_contrib)"),
+        (serving.scoring, "margins", "margin + contributions (tree tables)"),
         (serving.scoring, "explain", "pick + word reasons"),
         (Explained, "json", "reasons as JSON"),
         (serving.scoring, "store_table", "table + ranking"),
@@ -213,8 +212,7 @@ def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
     steps["table + ranking"] -= steps["reasons as JSON"]  # json() runs inside store_table
     steps["other (to_pandas, select active)"] = total - inner - steps["table + ranking"]
     without_reasons = total - sum(
-        steps[label]
-        for label in ("contributions (pred_contrib)", "pick + word reasons", "reasons as JSON")
+        steps[label] for label in ("pick + word reasons", "reasons as JSON")
     )
     return {
         "users": users,
@@ -272,7 +270,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{http_1['value']:.1f} ms ({'met' if http_1['met'] else 'NOT met'}); batch ≤ "
         f"{ratio['max']:.0f}x bare predict: {ratio['value']:.1f}x "
         f"({'met' if ratio['met'] else 'NOT met'}; {scored['ratio_without_reasons']:.1f}x "
-        "without the three steps that make the reasons).",
+        "without the two steps that word the reasons).",
         "",
         f"Model: LightGBM with {scored['trees']:,} trees, trained by `winback train` on a "
         f"{plan['users']:,}-user synthetic log; {result['store_users']:,} users in the served "

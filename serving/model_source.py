@@ -53,10 +53,11 @@ class Serving:
                 f"not fit: {fit.describe()}; materialize with the champion's config"
             )
 
-    def checked(self) -> Serving:
-        """This pair with its stamp, once it read and scored a stored row (every page read)."""
+    def checked(self, thorough: bool = True) -> Serving:
+        """This pair with its stamp, once it read and scored a stored row (`thorough`: every
+        page of the store's SQLite file read too)."""
         self.check_compatible()
-        return replace(self, stamp=check_pair(self.model, self.store, thorough=True))
+        return replace(self, stamp=check_pair(self.model, self.store, thorough=thorough))
 
     def probe(self) -> None:
         """Cheap: the rows are unchanged since the check, and one still reads and scores."""
@@ -96,12 +97,20 @@ class ServingSource:
     """Follows the registry alias and the store's CURRENT pointer."""
 
     def __init__(
-        self, tracking: TrackingStore, name: str, store: Store, check_definition: bool = True
+        self,
+        tracking: TrackingStore,
+        name: str,
+        store: Store,
+        check_definition: bool = True,
+        check_pages: bool = True,
     ) -> None:
+        """`check_pages` False: a candidate's SQLite file is not read page by page (batch
+        scoring reads the store's Parquet copy, never those pages)."""
         self.tracking = tracking
         self.name = name
         self.store = store
         self.check_definition = check_definition
+        self.check_pages = check_pages
         self._current: Serving | None = None
         self._aliases: list[str] = []
         self._damaged: str | None = None
@@ -141,14 +150,14 @@ class ServingSource:
     def _candidate(self, old: Serving | None, version: str, found: StoreVersion) -> Serving:
         model = self._model(old, version)
         if old is not None and old.store.version == found:
-            return replace(old, model=model, version=version).checked()
+            return replace(old, model=model, version=version).checked(self.check_pages)
         try:
             store = self.store.open(found)
         except Exception as error:
             raise PairError(f"online store {found.version}: {error}") from None
         try:
             pair = Serving(model, self.name, version, store, check_definition=self.check_definition)
-            return pair.checked()
+            return pair.checked(self.check_pages)
         except WinbackError:
             store.close()
             raise

@@ -15,12 +15,16 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import cache
+from json.encoder import encode_basestring_ascii
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.spec import Feature
+from serving.ranking import top_positions
 
 # The one other value of the row a feature's sentence mentions (see `sentence`).
 COMPANION = {"recency_days": "gap_mean_days"}
@@ -70,6 +74,7 @@ def sentence(feature: Feature, value: object, row: Mapping[str, object]) -> str:
     return f"{_plain(feature.description)}: {_in_unit(number, feature.unit)}"
 
 
+@cache
 def _plain(description: str) -> str:
     """The description without its '(null if ...)' fine print."""
     return re.sub(r"\s*\([^)]*\)\s*$", "", description)
@@ -83,57 +88,118 @@ def _in_unit(number: float, unit: str) -> str:
     return f"{_number(number)} {unit}"
 
 
-def top_features(contributions: np.ndarray, count: int) -> np.ndarray:
-    """Per row, the positions of the `count` largest contributions, largest first.
-
-    Where nothing pushes the risk up, the largest by absolute value. Ties go to the earlier
-    feature, as a stable sort would order them; `count` argmax passes instead of a full sort
-    per row keep a million rows cheap.
-    """
-    rows, width = contributions.shape
-    count = min(count, width)
-    if count == 0:
-        return np.empty((rows, 0), dtype=np.intp)
-    ranking = contributions.astype("float64", copy=True)
-    none_up = ranking.max(axis=1) <= 0
-    ranking[none_up] = np.abs(ranking[none_up])
-    picked = np.empty((rows, count), dtype=np.intp)
-    every_row = np.arange(rows)
-    for slot in range(count):
-        picked[:, slot] = ranking.argmax(axis=1)
-        ranking[every_row, picked[:, slot]] = -np.inf
-    return picked
+def top_features(contributions: np.ndarray, count: int, parallel: bool = False) -> np.ndarray:
+    """Per row, the positions of the `count` largest contributions, largest first; where
+    nothing pushes the risk up, the largest by absolute value. Ties (to `ranking.TIE_DECIMALS`
+    decimals) go to the earlier feature: the rule is `serving.ranking`'s."""
+    return top_positions(contributions, count, parallel)
 
 
-def _key(value: object) -> object:
-    """A cache key: missing values alike, and -0.0 apart from 0.0 (JSON tells them apart)."""
-    if _missing(value):
-        return None
-    if isinstance(value, float) and value == 0:
-        return (value, math.copysign(1.0, value))
-    return value
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Per value, a code equal for values worded and encoded alike: missing ones (None, NaN)
+    alike, -0.0 apart from 0.0 (JSON tells them apart); missing is -1."""
+    if values.dtype.kind == "f":
+        bits = values.astype("float64").view("int64").copy()
+        bits[np.isnan(values)] = MISSING_BITS
+        codes = pd.factorize(bits)[0]
+        codes[np.isnan(values)] = -1
+        return codes
+    return pd.factorize(values)[0]
 
 
-def _cells(
-    frame: pd.DataFrame | Mapping[str, object], name: str | None, index: np.ndarray
-) -> list[object]:
-    """Python scalars (what JSON and sentences take) for the rows in `index`."""
-    if name is None or name not in frame:
-        return [None] * len(index)
-    values = np.asarray(frame[name])[index].tolist()
-    return [value.item() if isinstance(value, np.generic) else value for value in values]
+MISSING_BITS = np.float64(np.nan).view("int64")
+
+
+def _column(frame: pd.DataFrame | Mapping[str, object], name: str | None) -> np.ndarray | None:
+    return None if name is None or name not in frame else np.asarray(frame[name])
+
+
+@dataclass(frozen=True)
+class Words:
+    """Distinct (feature, value) reasons, each worded and JSON-encoded once."""
+
+    feature: np.ndarray  # names
+    value: np.ndarray  # Python scalars, None where missing
+    sentence: np.ndarray
+    head: np.ndarray  # JSON of one reason up to its contribution ...
+    tail: np.ndarray  # ... and after it
+
+
+def _words(
+    feature: Feature,
+    inputs: pd.DataFrame | Mapping[str, object],
+    rows: np.ndarray,
+) -> tuple[list[tuple[object, str, str, str]], np.ndarray]:
+    """The reasons of `feature` for `rows`: each distinct (value, companion value) worded
+    once, and per row which of them it is."""
+    companion = COMPANION.get(feature.name)
+    values, others = _column(inputs, feature.name), _column(inputs, companion)
+    mine = values[rows] if values is not None else None
+    theirs = others[rows] if others is not None else None
+    key = _codes(mine) if mine is not None else np.full(len(rows), -1)
+    if theirs is not None:
+        other_key = _codes(theirs)
+        key = key.astype("int64") * (int(other_key.max(initial=-1)) + 2) + other_key + 1
+    which, _ = pd.factorize(key)
+    first = np.full(which.max(initial=-1) + 1, len(rows))
+    np.minimum.at(first, which, np.arange(len(rows)))
+    worded = []
+    name = json.dumps(feature.name)
+    mine_first = mine[first].tolist() if mine is not None else [None] * len(first)
+    theirs_first = theirs[first].tolist() if theirs is not None else [None] * len(first)
+    for value, other in zip(mine_first, theirs_first, strict=True):
+        value = None if _missing(value) else value
+        text = sentence(feature, value, {companion: other} if companion else {})
+        worded.append(
+            (
+                value,
+                text,
+                f'{{"feature": {name}, "value": {_json(value)}, "contribution": ',
+                f', "sentence": {encode_basestring_ascii(text)}}}',
+            )
+        )
+    return worded, which
+
+
+def _json(value: object) -> str:
+    """`json.dumps(value, default=str)`, with the common cases short."""
+    if value is None:
+        return "null"
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    return json.dumps(value, default=str)
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+# Rows per piece of JSON text: a piece's intermediate strings stay small beside the result.
+JSON_ROWS = 65_536
 
 
 @dataclass(frozen=True)
 class Explained:
-    """Each row's reasons as (rows, count) arrays, ready for dicts or for JSON text."""
+    """Each row's reasons as (rows, count) arrays, ready for dicts or for JSON text: the
+    distinct reasons are worded once (`words`), rows point at them (`cell`)."""
 
-    feature: np.ndarray  # names
-    value: np.ndarray  # Python scalars, None where missing
-    contribution: np.ndarray  # float64
-    sentence: np.ndarray
-    head: np.ndarray  # JSON of one reason up to its contribution ...
-    tail: np.ndarray  # ... and after it: the per-value parts, encoded once per value
+    cell: np.ndarray  # (rows, count) positions in `words`
+    contribution: np.ndarray  # (rows, count) float64
+    words: Words
+
+    @property
+    def feature(self) -> np.ndarray:
+        return self.words.feature[self.cell]
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.words.value[self.cell]
+
+    @property
+    def sentence(self) -> np.ndarray:
+        return self.words.sentence[self.cell]
 
     def reasons(self) -> list[list[Reason]]:
         return [
@@ -147,17 +213,40 @@ class Explained:
             )
         ]
 
-    def json(self) -> np.ndarray:
-        """Per row, exactly `json.dumps([r.to_dict() for r in reasons], default=str)`."""
-        rows, count = self.contribution.shape
+    def first_sentence(self, order: np.ndarray | None = None) -> pa.Array:
+        """Each row's first reason in words (null for a row without reasons), the rows in
+        `order` if given."""
+        rows = np.arange(len(self.cell)) if order is None else order
+        if not self.cell.shape[1]:
+            return pa.nulls(len(rows), pa.large_string())
+        return pa.array(self.words.sentence, pa.large_string()).take(self.cell[rows, 0])
+
+    def json(self, order: np.ndarray | None = None) -> pa.ChunkedArray:
+        """Per row (the rows in `order` if given), exactly `json.dumps([r.to_dict() for r in
+        reasons], default=str)`, as Arrow text built piece by piece (a million rows' JSON is
+        a few hundred MB: it never becomes Python strings, and is never copied to reorder)."""
+        rows = np.arange(len(self.cell)) if order is None else order
+        count = self.cell.shape[1]
         if count == 0:
-            return np.full(rows, "[]", dtype=object)
-        flat = self.contribution.ravel()
-        numbers = np.array(list(map(float.__repr__, flat.tolist())), dtype=object)
-        for position in np.flatnonzero(~np.isfinite(flat)):
-            numbers[position] = json.dumps(float(flat[position]))
-        cells = self.head + numbers.reshape(rows, count) + self.tail
-        return "[" + reduce(lambda done, cell: done + ", " + cell, cells.T) + "]"
+            return pa.chunked_array([pa.repeat(_text("[]"), len(rows))])
+        heads = pa.array(self.words.head, pa.large_string())
+        tails = pa.array(self.words.tail, pa.large_string())
+        pieces = []
+        for start in range(0, len(rows), JSON_ROWS):
+            piece = rows[start : start + JSON_ROWS]
+            flat = self.contribution[piece].ravel()
+            numbers = list(map(float.__repr__, flat.tolist()))
+            for position in np.flatnonzero(~np.isfinite(flat)).tolist():
+                numbers[position] = json.dumps(float(flat[position]))
+            cells = self.cell[piece].ravel()
+            numbers_text = pa.array(numbers, pa.large_string())
+            parts = pc.binary_join_element_wise(
+                heads.take(cells), numbers_text, tails.take(cells), _text("")
+            )
+            slots = [parts.take(np.arange(slot, len(flat), count)) for slot in range(count)]
+            joined = pc.binary_join_element_wise(*slots, _text(", "))
+            pieces.append(pc.binary_join_element_wise(_text("["), joined, _text("]"), _text("")))
+        return pa.chunked_array(pieces, pa.large_string())
 
 
 def explain(
@@ -165,53 +254,35 @@ def explain(
     inputs: pd.DataFrame | Mapping[str, object],
     catalog: Sequence[Feature],
     count: int = 3,
+    parallel: bool = False,
 ) -> Explained:
     """The features pushing each user's risk up the most (by absolute value if none do).
 
-    `contributions` is LightGBM's pred_contrib output: one column per feature in catalog
-    order, then the bias column, which is not a reason and is dropped. `inputs` holds the
-    features by name (a DataFrame or arrays), aligned with the contribution rows.
+    `contributions` are LightGBM's exact contributions (`pred_contrib`, from the tree
+    tables): one column per feature in catalog order, then the bias column, which is not a
+    reason and is dropped. `inputs` holds the features by name (a DataFrame or arrays),
+    aligned with the contribution rows.
     """
     per_feature = contributions[:, : len(catalog)]
-    picked = top_features(per_feature, count)
-    shape = picked.shape
-    parts = {name: np.empty(shape, dtype=object) for name in ("feature", "value", "sentence")}
-    head, tail = np.empty(shape, dtype=object), np.empty(shape, dtype=object)
-    for position in np.unique(picked).tolist():
-        feature = catalog[position]
-        where = picked == position
-        index = np.nonzero(where)[0]
-        companion = COMPANION.get(feature.name)
-        worded: dict[tuple[object, object], tuple[object, str, str, str]] = {}
-        cells = []
-        for value, other in zip(
-            _cells(inputs, feature.name, index), _cells(inputs, companion, index), strict=True
-        ):
-            key = (_key(value), _key(other))
-            if key not in worded:
-                value = None if _missing(value) else value
-                text = sentence(feature, value, {companion: other} if companion else {})
-                worded[key] = (
-                    value,
-                    text,
-                    f'{{"feature": {json.dumps(feature.name)}, '
-                    f'"value": {json.dumps(value, default=str)}, "contribution": ',
-                    f', "sentence": {json.dumps(text)}}}',
-                )
-            cells.append(worded[key])
-        values, texts, heads, tails = zip(*cells, strict=True)
-        parts["feature"][where] = feature.name
-        parts["value"][where] = values
-        parts["sentence"][where] = texts
-        head[where], tail[where] = heads, tails
-    every_row = np.arange(shape[0])[:, None]
+    picked = top_features(per_feature, count, parallel)
+    flat = picked.ravel()
+    order = np.argsort(flat, kind="stable")
+    bounds = np.flatnonzero(np.diff(flat[order])) + 1
+    cell = np.empty(flat.shape, dtype=np.int64)
+    parts: list[tuple[str, object, str, str, str]] = []
+    for group in np.split(order, bounds) if len(order) else []:
+        feature = catalog[int(flat[group[0]])]
+        worded, which = _words(feature, inputs, group // max(picked.shape[1], 1))
+        cell[group] = which + len(parts)
+        parts += [(feature.name, *found) for found in worded]
+    columns = [np.empty(len(parts), dtype=object) for _ in range(5)]
+    for column, values in zip(columns, zip(*parts, strict=True), strict=False):
+        column[:] = values
+    every_row = np.arange(picked.shape[0])[:, None]
     return Explained(
-        feature=parts["feature"],
-        value=parts["value"],
+        cell=cell.reshape(picked.shape),
         contribution=np.asarray(per_feature[every_row, picked], dtype="float64"),
-        sentence=parts["sentence"],
-        head=head,
-        tail=tail,
+        words=Words(*columns),
     )
 
 

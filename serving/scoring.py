@@ -3,15 +3,19 @@ batch scoring and the recall list, so they cannot disagree.
 
 The steps are separate functions so the serving benchmark can time each on the same data;
 `score_rows` (a request's few rows) and `score_store_rows` (the whole store) run them in the
-same order. Rows are encoded once for both booster calls.
+same order. Rows are encoded once, and one pass over the trees gives the margin and the
+contributions (`ChurnModel.raw_scores`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from artifact.model import ChurnModel, Columns, encode
 from features.labels import ACTIVE, STATUS
@@ -52,32 +56,35 @@ def threads(rows: int) -> int:
 
 
 def encoded(model: ChurnModel, rows: Columns) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The model's inputs by name (for the reasons) and as the booster's float matrix."""
+    """The model's inputs by name (for the reasons) and as the booster's float matrix; a
+    numeric input is its matrix column (the same numbers, held once)."""
     inputs = model.inputs(rows)
-    return inputs, encode(inputs, model.metadata.features)
+    matrix = encode(inputs, model.metadata.features)
+    for column, info in enumerate(model.metadata.features):
+        if info.kind != "categorical":
+            inputs[info.name] = matrix[:, column]
+    return inputs, matrix
 
 
-def probabilities(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
-    """`ChurnModel.predict_proba` on an encoded matrix."""
-    margin = model.raw_margin(matrix, num_threads=threads(len(matrix)))
-    return model.metadata.calibration.apply(margin)
-
-
-def contributions(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
-    """`ChurnModel.contributions` on an encoded matrix."""
-    return model.raw_contributions(matrix, num_threads=threads(len(matrix)))
+def margins(model: ChurnModel, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`ChurnModel.raw_scores` on an encoded matrix: the margin and the contributions."""
+    return model.raw_scores(matrix, num_threads=threads(len(matrix)))
 
 
 def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:
     """Every step of scoring; the callers only shape the output (dicts or a table)."""
     inputs, matrix = encoded(model, rows)
-    probability = probabilities(model, matrix)
+    del rows  # a batch's columns, now in `matrix`: not held while it is scored
+    margin, contributions = margins(model, matrix)
+    probability = model.metadata.calibration.apply(margin)
     percentile = risk_percentile(probability, model.metadata.reference_scores)
     return Explanations(
         probability=probability,
         percentile=percentile,
         band=risk_band(percentile),
-        explained=explain(contributions(model, matrix), inputs, model.catalog, reasons),
+        explained=explain(
+            contributions, inputs, model.catalog, reasons, parallel=threads(len(matrix)) != 1
+        ),
     )
 
 
@@ -92,6 +99,16 @@ def score_rows(model: ChurnModel, rows: Columns, reasons: int = 3) -> Scores:
     )
 
 
+def _text(
+    scored: pa.ChunkedArray, others: int, default: str | None
+) -> pd.api.extensions.ExtensionArray:
+    """A pandas text column kept in Arrow (a million reasons never become Python strings):
+    the scored rows' texts, then `default` for the `others`."""
+    rest = pa.repeat(pa.scalar(default, pa.large_string()), others)
+    texts = pa.chunked_array([*scored.chunks, rest], pa.large_string())
+    return pd.array(texts, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
 def store_table(
     rows: pd.DataFrame, active: np.ndarray, scores: Explanations | None, model_version: str
 ) -> pd.DataFrame:
@@ -101,18 +118,17 @@ def store_table(
     probability = np.full(size, np.nan)
     percentile = np.full(size, np.nan)
     band = np.full(size, None, dtype=object)
-    reasons = np.full(size, "[]", dtype=object)
-    top_reason = np.full(size, None, dtype=object)
+    reasons = top_reason = pa.chunked_array([], pa.large_string())
     scored = np.flatnonzero(active)
     ranking = np.empty(0, dtype=np.intp)
     if scores is not None:
-        ranking = scored[np.argsort(-scores.probability, kind="stable")]
+        ranked = np.argsort(-scores.probability, kind="stable")  # among the scored
+        ranking = scored[ranked]
         probability[scored] = scores.probability
         percentile[scored] = scores.percentile
         band[scored] = scores.band
-        reasons[scored] = scores.explained.json()
-        if scores.explained.sentence.shape[1]:
-            top_reason[scored] = scores.explained.sentence[:, 0]
+        reasons = scores.explained.json(ranked)  # built in rank order: never reordered
+        top_reason = pa.chunked_array([scores.explained.first_sentence(ranked)])
     user_id = rows["user_id"].to_numpy()
     unscored = np.flatnonzero(~active)
     order = np.concatenate([ranking, unscored[np.argsort(user_id[unscored], kind="stable")]])
@@ -126,20 +142,47 @@ def store_table(
             "risk_percentile": percentile[order],
             "risk_band": band[order],
             "rank": rank,
-            "reasons": reasons[order],
-            "top_reason": top_reason[order],
+            "reasons": _text(reasons, len(unscored), "[]"),
+            "top_reason": _text(top_reason, len(unscored), None),
             "model_version": model_version,
             "cutoff": rows["cutoff"].to_numpy()[order],
         }
     )
 
 
+class _ActiveColumns(Mapping[str, Any]):
+    """The active rows' values of each column, taken out only when read: encoding holds one
+    column's copy at a time, not a copy of the whole store."""
+
+    def __init__(self, rows: pd.DataFrame, active: np.ndarray) -> None:
+        self._rows, self._active = rows, active
+
+    def __getitem__(self, name: str) -> pd.Series:
+        return self._rows[name][self._active]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rows.columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.columns)
+
+    def __len__(self) -> int:
+        return len(self._rows.columns)
+
+
+KEEP = ("user_id", STATUS, "cutoff")  # what the scores table takes from the store rows
+
+
 def score_store_rows(model: ChurnModel, rows: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """Online-store rows -> the scores table: active users scored and ranked, others by status.
 
     Columns: user_id, status, churn_probability, risk_percentile, risk_band, rank, reasons
-    (JSON), top_reason, model_version, cutoff.
+    (JSON), top_reason, model_version, cutoff. Once encoded, only the columns the table
+    takes are kept (a caller that hands over its rows frees the features while scoring).
     """
     active = (rows[STATUS] == ACTIVE).to_numpy()
-    scores = explained_scores(model, rows.loc[active]) if active.any() else None
+    scores = None
+    if active.any():
+        scores = explained_scores(model, _ActiveColumns(rows, active))
+    rows = rows[list(KEEP)]
     return store_table(rows, active, scores, model_version)

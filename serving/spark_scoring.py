@@ -1,7 +1,8 @@
 """Batch scoring on Spark: the local scorer's own function on every partition, ranked across all.
 
 Executors receive the model as its two plain texts (LightGBM's model and the JSON metadata)
-in a broadcast, never as a pickled object, and rebuild it once per partition. Each batch of
+and its explainer's tables (numbers in an .npz, built once on the driver) in a broadcast,
+never as a pickled object, and rebuild it once per partition. Each batch of
 store rows goes through `score_store_rows`, as in local batch scoring and the service, so the
 three cannot disagree. Only `rank` spans partitions, so it is computed here: one global sort
 (range partitions, each sorted), then each partition's first rank from the sizes of those
@@ -30,7 +31,9 @@ from pyspark import Broadcast, StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from artifact.explainer import Explainer
 from artifact.model import ChurnModel, ModelMetadata
+from artifact.tree_tables import Tables
 from core.config import WinbackError
 from features.labels import STATUS
 from serving.online_store import KEY
@@ -63,7 +66,7 @@ SCORED_SCHEMA = (
     f"{BAND} string, reasons string, top_reason string, model_version string, "
     f"cutoff string, {STORE_ROW} long"
 )
-ModelTexts = tuple[str, str]  # LightGBM's text model, the metadata as JSON
+ModelTexts = tuple[str, str, bytes]  # LightGBM's text model, the metadata as JSON, tables
 
 
 class ScoresPathError(WinbackError):
@@ -82,12 +85,15 @@ class SparkScores:
 
 
 def model_texts(model: ChurnModel) -> ModelTexts:
-    return model.booster.model_to_string(), model.metadata.model_dump_json()
+    texts = model.booster.model_to_string(), model.metadata.model_dump_json()
+    return (*texts, model.explainer.tables.to_bytes())
 
 
 def rebuild(texts: ModelTexts) -> ChurnModel:
-    booster, metadata = texts
-    return ChurnModel(lgb.Booster(model_str=booster), ModelMetadata.model_validate_json(metadata))
+    booster_text, metadata, tables = texts
+    booster = lgb.Booster(model_str=booster_text)
+    explainer = Explainer.using(booster, Tables.from_bytes(tables))
+    return ChurnModel(booster, ModelMetadata.model_validate_json(metadata), explainer)
 
 
 def score_batches(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from features.spec import Feature
-from serving.reasons import sentence, top_reasons
+from serving.reasons import explain, sentence, top_reasons
 
 RECENCY = Feature("recency_days", "days", "Days since the last event", "recency")
 SHARE = Feature(
@@ -44,3 +46,37 @@ def test_top_reasons_are_the_largest_risk_increasing_contributions() -> None:
     # nothing pushes the second user's risk up: the strongest effects either way are shown
     assert [r.feature for r in second] == ["events_trend_diff_30d", "recency_days"]
     assert first[0].contribution == 0.9 and first[0].value == -3
+
+
+GAP = Feature("gap_mean_days", "days", "Mean days between active days", "regularity")
+
+
+def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons() -> None:
+    """Each distinct (feature, value) is worded once and rows point at it: the text must be
+    what wording every cell on its own gives, -0.0 apart from 0.0, missing values alike."""
+    rng = np.random.default_rng(4)
+    rows = 300
+    catalog = [*CATALOG, GAP]
+    inputs = {
+        "recency_days": rng.choice([np.nan, 0.0, -0.0, 3.0, 41.2, 7.5], rows),
+        "share_visit_90d": rng.choice([np.nan, 0.25, 1.0], rows),
+        "events_trend_diff_30d": rng.choice([-8.0, 0.0, 2.5, np.inf], rows),
+        "plan": rng.choice(np.array(["free", "pro", None], dtype=object), rows),
+        "gap_mean_days": rng.choice([np.nan, 6.4, 12.0], rows),
+    }
+    contributions = rng.normal(size=(rows, len(catalog) + 1)).round(2)
+    contributions[::7, :-1] = -np.abs(contributions[::7, :-1])  # nothing pushes risk up
+    explained = explain(contributions, inputs, catalog)
+    texts = explained.json().to_pylist()
+    for row, reasons in enumerate(explained.reasons()):
+        assert texts[row] == json.dumps([r.to_dict() for r in reasons], default=str)
+        for reason in reasons:
+            feature = next(f for f in catalog if f.name == reason.feature)
+            value = inputs[feature.name][row]
+            value = (
+                None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+            )
+            assert reason.value == value and str(reason.value) == str(value)
+            companion = {"gap_mean_days": inputs["gap_mean_days"][row]}
+            assert reason.sentence == sentence(feature, value, companion)
+    assert explained.first_sentence().to_pylist() == [r[0].sentence for r in explained.reasons()]

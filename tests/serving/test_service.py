@@ -7,6 +7,7 @@ agreement, and a champion swap under continuous requests with zero failures.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -161,6 +162,8 @@ def test_batch_scores_equal_service_scores(server: Server, store_rows: pd.DataFr
     np.testing.assert_allclose(
         [served[u] for u in sample], batch.loc[sample, "churn_probability"], rtol=1e-12
     )
+    reasons = {r["user_id"]: r["reasons"] for r in results}
+    assert [json.loads(batch.loc[u, "reasons"]) for u in sample] == [reasons[u] for u in sample]
 
 
 def plain(value: object) -> object:

@@ -105,7 +105,9 @@ def score(
 
     with user_errors():
         cfg = open_config(config)
-        source = ServingSource(resolve_store(cfg), cfg.model.name, open_store(cfg), not force)
+        source = ServingSource(  # batch reads the store's Parquet: no page-by-page check
+            resolve_store(cfg), cfg.model.name, open_store(cfg), not force, check_pages=False
+        )
         with console.status("loading the champion and the online store"):
             source.refresh()  # refuses a pair whose definitions differ, unless --force
         serving = source.current
@@ -133,7 +135,8 @@ def score(
         with console.status(f"scoring {users}"):
             scores = score_all(serving)
             write_scores(scores, Path(out))
-        print_scores(out, score_counts(scores), scores[scores["rank"].notna()])
+        ranked = int(scores["rank"].notna().sum())  # ranked users come first: a slice
+        print_scores(out, score_counts(scores), scores.head(ranked))
         _record(cfg, serving, scores)
 
 
