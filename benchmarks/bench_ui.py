@@ -31,9 +31,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import data
-from benchmarks.bench_features import machine
 from benchmarks.bench_serving import batch_store
 from benchmarks.latency import summary
+from benchmarks.machine import load_before, machine, machine_line
 from core.config import load_config
 from features.loading import last_prepared
 from ops.page import SECTIONS
@@ -140,7 +140,6 @@ def browser_loads(server: Server) -> dict[str, dict[str, Any]]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    box, load = result["machine"], result["load_average"]
     lines = [
         "| section | first computation (s) | HTTP p50 (ms) | HTTP p90 (ms) | HTTP max (ms) "
         "| Chromium load p50 (ms) | Chromium max (ms) | size (KB) |",
@@ -170,9 +169,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{BROWSER_REPEATS} navigations per section, navigation start to the load event. The "
         "first computation of the first section includes scoring every user with reasons.",
         "",
-        f"Machine: {box['cpu']}, {box['cpus']} CPUs, shared with other work (1-minute load "
-        f"average {load['start']:.1f} before, {load['end']:.1f} after). Measured "
-        f"{result['measured_at']} with `{result['command']}`.",
+        machine_line(result, ("bentoml", "matplotlib")),
     ]
     return "\n".join(lines) + "\n"
 
@@ -208,7 +205,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         store = batch_store(config, folder, users)
     ui_config = ui_workdir(config_path, Path(store.folder).parent, users)
     prepared = last_prepared(config)
-    load_start = os.getloadavg()[0]
+    load_start = load_before(console)
     with serve(ui_config, ui_config.parent / "server.log") as server:
         first = first_loads(server)
         with console.status("cached loads over HTTP"):
@@ -231,7 +228,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         "http": http,
         "browser": browser,
         "target": {"value": slowest, "max_s": MAX_LOAD_S, "met": slowest < MAX_LOAD_S},
-        "machine": machine(),
+        "machine": machine("bentoml", "matplotlib"),
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
     }
     show(result)
