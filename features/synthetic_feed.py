@@ -37,6 +37,11 @@ def planted_days(folder: Path) -> list[dt.date]:
     return [dt.date.fromisoformat(day) for day in json.loads(path.read_text())]
 
 
+def forget_planted(folder: Path) -> None:
+    """A log generated afresh has nothing planted in it."""
+    (folder / PLANTED_FILE).unlink(missing_ok=True)
+
+
 def mark_planted(folder: Path, days: list[dt.date]) -> None:
     (folder / PLANTED_FILE).write_text(json.dumps(sorted(str(day) for day in set(days))) + "\n")
 

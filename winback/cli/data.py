@@ -89,9 +89,12 @@ def generate(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--drift-from") from None
+    from features.synthetic_feed import forget_planted
+
     with console.status(f"generating {users:,} users x {days} days"):
         log = synthetic.generate(spec)
         paths = synthetic.write(log, out)
+        forget_planted(out)
     print_generated(log, paths)
 
 
