@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | sha1sum | cut -c1-12)
-CODE := core features training serving recall artifact monitoring ops cycle winback
+CODE := core features training serving recall uplift artifact monitoring ops cycle winback
 DEMO_DIR := .winback/demo
 CAMPAIGN_DATE := 2025-12-01
 CAMPAIGN_ID := demo-2025-12-01
@@ -57,6 +57,8 @@ demo: install
 	  --window-days 28 --uplift vip_call_back=0.15 --uplift at_risk_coupon=0.10 --seed 3
 	$(BIN)/winback review --config configs/demo.yaml --campaign $(DEMO_DIR)/recall.csv \
 	  --window-days 28
+	$(BIN)/winback uplift fit --config configs/demo.yaml --campaign $(DEMO_DIR)/recall.csv \
+	  --window-days 28
 	@echo "== the daily loop: $(DAILY_DAYS) days of winback cycle from $(DAILY_FROM), the log fed a day at a time"
 	$(BIN)/winback generate --users 10000 --days 365 --seed 7 --out $(DAILY_DIR)/generated
 	rm -rf $(DAILY_DIR)/feed $(DAILY_DIR)/work
@@ -83,6 +85,8 @@ demo: install
 	@echo "  recall:    $(DEMO_DIR)/recall.csv (treatment and control, best first, with why)"
 	@echo "  review:    $(DEMO_DIR)/reviews/$(CAMPAIGN_ID)/review.html (planted: vip_call_back +15 pts,"
 	@echo "             at_risk_coupon +10 pts, the other strategies none)"
+	@echo "  uplift:    $(DEMO_DIR)/uplift/$(CAMPAIGN_ID)/report.html (no Qini beats chance: each planted"
+	@echo "             effect is the same for every user of its strategy, so no uplift champion)"
 	@echo "  daily:     $(DAILY_DIR)/work/cycle/: outbox/<channel>/<day>.jsonl, contacts.csv, days/<day>/"
 	@echo "             (recall.csv, summary.json), reviews/<day>/ and reviews/all/review.html (planted:"
 	@echo "             vip_call_back +15 pts, at_risk_coupon +10 pts, each a single visit)"

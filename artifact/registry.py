@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -22,6 +23,7 @@ from core.config import WinbackError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+Loaded = TypeVar("Loaded")
 
 
 class RegistryError(WinbackError):
@@ -80,20 +82,31 @@ def champion_version(store: TrackingStore, name: str) -> str | None:
             raise
 
 
-def _model_dir(root: Path) -> Path:
-    """The folder holding the two model files inside a downloaded MLflow model."""
-    found = next(root.rglob(METADATA_FILE), None)
+def _model_dir(root: Path, marker: str) -> Path:
+    """The folder holding the model files inside a downloaded MLflow model."""
+    found = next(root.rglob(marker), None)
     if found is None:
-        raise FileNotFoundError(f"no {METADATA_FILE} in the downloaded model at {root}")
+        raise FileNotFoundError(f"no {marker} in the downloaded model at {root}")
     return found.parent
 
 
-def load_version(store: TrackingStore, name: str, version: str) -> ChurnModel:
-    """Resolved through this store's client, so no process-wide registry URI is needed."""
+def download_version(
+    store: TrackingStore,
+    name: str,
+    version: str,
+    marker: str,
+    load: Callable[[Path], Loaded],
+) -> Loaded:
+    """`load` on the folder holding `marker` in the version's artifacts, resolved through this
+    store's client, so no process-wide registry URI is needed."""
     with registry_errors(store):
         source = store.client().get_model_version_download_uri(name, version)
     with tempfile.TemporaryDirectory() as folder:
         mlflow.artifacts.download_artifacts(
             artifact_uri=source, dst_path=folder, tracking_uri=store.uri
         )
-        return ChurnModel.load(_model_dir(Path(folder)))
+        return load(_model_dir(Path(folder), marker))
+
+
+def load_version(store: TrackingStore, name: str, version: str) -> ChurnModel:
+    return download_version(store, name, version, METADATA_FILE, ChurnModel.load)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -31,6 +32,12 @@ class TrackingStore:
 
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+
+def use(store: TrackingStore) -> None:
+    """Point MLflow's fluent API (runs, model logging) at the store."""
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
 
 
 def resolve_store(config: DatasetConfig, environ: Mapping[str, str] = os.environ) -> TrackingStore:

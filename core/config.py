@@ -2,8 +2,9 @@
 error names the file and key) and the errors a user can act on.
 
 Every package may import this module; it imports only the section modules (`features.config`,
-`training.config`, `serving.config`, `monitoring.config`, `cycle.config`), which import nothing
-of the project but `core.sections`. The layer contract in pyproject.toml holds both rules.
+`training.config`, `serving.config`, `monitoring.config`, `cycle.config`, `uplift.config`), which
+import nothing of the project but `core.sections`. The layer contract in pyproject.toml holds
+both rules.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from features.config import (
 from monitoring.config import MonitorConfig
 from serving.config import ServingConfig
 from training.config import ModelConfig
+from uplift.config import UpliftConfig
 
 
 class WinbackError(Exception):
@@ -55,6 +57,7 @@ class DatasetConfig(Strict):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)
+    uplift: UpliftConfig = Field(default_factory=UpliftConfig)
 
     _resolve_workdir = field_validator("workdir")(resolve_path)
 

@@ -1,6 +1,7 @@
 """Today's recall list: `recall.campaign.decisions`, the function `winback recall` and the
-service's /recall_list use, given the day as the campaign, the contacts the cycle made on
-earlier days, and who entered a segment today (`triggers`).
+service's /recall_list use, given the day as the campaign, the strategies' champion uplift
+models, the contacts the cycle made on earlier days, and who entered a segment today
+(`triggers`).
 
 The policy's budget and channel capacities apply to each day. Its `campaign` is replaced:
 the day's decisions (and control split) use the id <prefix>-<day>, and each strategy's
@@ -17,7 +18,7 @@ import pyarrow as pa
 from recall.campaign import decisions
 from recall.codes import TREATMENT
 from recall.policy import Campaign, RecallPolicy
-from recall.selection import recall_list
+from recall.selection import Champions, recall_list
 
 
 def day_policy(policy: RecallPolicy, prefix: str, day: dt.date) -> RecallPolicy:
@@ -28,12 +29,13 @@ def decide_day(
     scores: pd.DataFrame,
     store: pa.Table,
     policy: RecallPolicy,
+    champions: Champions,
     history: pd.DataFrame,
     triggered: pd.Series,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every user's decision, the recall list: treatment and control, best first, with the
     campaign id of their strategy)."""
-    decided = decisions(scores, store, policy, history, triggered)
+    decided = decisions(scores, store, policy, champions, history, triggered)
     listed = recall_list(decided)
     return decided, listed.assign(campaign_id=listed["campaign_id"] + "-" + listed["strategy"])
 

@@ -54,6 +54,7 @@ from serving.ledger_tracking import log_entry
 from serving.materialize import load_champion, materialize
 from serving.model_source import Serving, ServingSource
 from serving.online_store import StoreError, open_store, read_all
+from uplift.registry import champions, prefix_of
 
 Say = Callable[[str], None]
 OK, PENDING_EXIT = 0, 1  # exit codes: done; done but deliveries pending (retried next cycle)
@@ -242,13 +243,15 @@ class _Cycle:
                 before = pd.read_parquet(self.paths.day(previous) / "segments.parquet")
             triggered = entered(today, before)
             history = self.state.history_before(day)
-            decided, listed = decide_day(scores, store, policy, history, triggered)
+            models = champions(tracking, prefix_of(self.config))
+            decided, listed = decide_day(scores, store, policy, models, history, triggered)
             folder = self.paths.day(day)
             write_atomic(folder / "segments.parquet", lambda p: today.to_parquet(p, index=False))
             write_atomic(folder / "recall.csv", lambda p: listed.to_csv(p, index=False))
             summary = _decided_summary(day, serving, prepared, scores, today)
             summary["entered"] = _counts(today.segment[triggered.to_numpy()])
             summary["decided"] = _per_campaign(listed)
+            summary["uplift_models"] = sorted(champion.label for champion in models.values())
             summary["skipped"] = {str(k): int(v) for k, v in skipped_counts(decided).items()}
             self.state.record_decided(
                 day,

@@ -14,3 +14,9 @@ RECENT = "recently_contacted"  # inside the frequency cap
 OVER_BUDGET = "over_budget"  # the budget went to higher-value users
 OVER_CAPACITY = "over_capacity"  # the channel's capacity went to higher-value users
 NOT_TRIGGERED = "not_triggered"  # daily cycle: in this segment already at the last cycle
+NEGATIVE_UPLIFT = "negative_uplift"  # the uplift model predicts the contact lowers their return
+
+# Which rule chose and valued a user's strategy (the `rule` column)
+UPLIFT = "uplift"  # the strategy's champion uplift model: uplift x value - cost
+SAVE_RATE = "save_rate"  # no uplift model: probability x value x save rate - cost
+EXPLORE = "explore"  # drawn for exploration: a random allowed strategy

@@ -11,7 +11,9 @@ import pandas as pd
 from recall.codes import (
     BELOW_LINE,
     CONTROL,
+    EXPLORE,
     LET_GO,
+    NEGATIVE_UPLIFT,
     NO_STRATEGY,
     NOT_TRIGGERED,
     NOT_WORTH,
@@ -33,12 +35,13 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("object").fillna("").astype("str")
 
 
-def why(frame: pd.DataFrame, policy: RecallPolicy) -> pd.Series:
-    """`frame` has the decision columns except `why`; returns one sentence per row."""
-    segment = _text(frame.segment).str.replace("_", " ")
-    band = (" (" + _text(frame.risk_band) + " risk)").where(frame.risk_band.notna(), "")
-    who = segment + band + ", tier " + _text(frame.tier) + " (" + _text(frame.rfm) + ")"
-    net = (
+def _points(values: pd.Series) -> pd.Series:
+    return (values.astype("float64") * 100).map("{:+.1f} pts".format).astype("str")
+
+
+def _net_value(frame: pd.DataFrame) -> pd.Series:
+    """The arithmetic of the rule that valued the user's strategy."""
+    by_save_rate = (
         "net value "
         + _fixed(frame.churn_probability)
         + " x "
@@ -50,14 +53,43 @@ def why(frame: pd.DataFrame, policy: RecallPolicy) -> pd.Series:
         + " = "
         + _fixed(frame.expected_net_value)
     )
+    by_uplift = (
+        "incremental net value uplift "
+        + _points(frame.uplift)
+        + " ("
+        + _text(frame.uplift_model)
+        + ") x "
+        + _fixed(frame.user_value)
+        + " - "
+        + _fixed(frame.unit_cost)
+        + " = "
+        + _fixed(frame.expected_net_value)
+    )
+    return by_save_rate.where(frame.uplift.isna(), by_uplift)
+
+
+def why(frame: pd.DataFrame, policy: RecallPolicy) -> pd.Series:
+    """`frame` has the decision columns except `why`; returns one sentence per row."""
+    segment = _text(frame.segment).str.replace("_", " ")
+    band = (" (" + _text(frame.risk_band) + " risk)").where(frame.risk_band.notna(), "")
+    who = segment + band + ", tier " + _text(frame.tier) + " (" + _text(frame.rfm) + ")"
+    net = _net_value(frame)
     strategy, channel = _text(frame.strategy), _text(frame.channel)
+    drawn = ("explored: " + strategy + " drawn at random among the allowed; ").where(
+        frame.rule == EXPLORE, ""
+    )
     capacity = _text(frame.channel.map(policy.capacity).map("{:,.0f}".format, na_action="ignore"))
     sentences = {
-        TREATMENT: who + ": " + strategy + " via " + channel + "; " + net,
-        CONTROL: who + ": held out as control of " + strategy + "; " + net,
+        TREATMENT: who + ": " + drawn + strategy + " via " + channel + "; " + net,
+        CONTROL: who + ": " + drawn + "held out as control of " + strategy + "; " + net,
         BELOW_LINE: _text(frame.status) + ", not above the warning line",
         NO_STRATEGY: who + ": no strategy covers this cell",
         LET_GO: who + ": " + strategy + " lets them go",
+        NEGATIVE_UPLIFT: who
+        + ": "
+        + strategy
+        + " is predicted to lower their chance of returning; "
+        + net,
         NOT_WORTH: who + ": not worth contacting; " + net,
         OPTED_OUT: who + ": opted out of " + channel,
         RECENT: who + f": contacted in the {policy.frequency_cap_days} days before the campaign",

@@ -16,6 +16,7 @@ from features.pipeline import observed_until
 from recall import durable
 from recall.campaign_file import CampaignList
 from recall.durable import RETURNED, Durability
+from recall.returning import returned_users
 from recall.review import ALL, CONFIDENCE, Review, review
 
 
@@ -48,3 +49,13 @@ def review_campaign(
     events = canonical_events(engine, prepare(config, engine))
     rules = durability or Durability(lapsed_days=config.churn.lapsed_after_days)
     return assess(events, config.churn, campaign, window_days, observed_until(events), rules)
+
+
+def campaign_returns(
+    config: DatasetConfig, engine: Engine, campaign: CampaignList, window_days: int
+) -> tuple[frozenset[str], dt.date]:
+    """Who returned inside the window, and the first day the events do not cover, from the
+    dataset's validated events: what `winback uplift fit` learns from."""
+    events = canonical_events(engine, prepare(config, engine))
+    returned = returned_users(events, config.churn, campaign.date, window_days)
+    return returned, observed_until(events)

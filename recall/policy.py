@@ -14,6 +14,10 @@ Two choices here decide who gets contacted, so they are stated once:
 
 A strategy's save rate is the share of would-be leavers that its contact brings back. The
 configured `save_rate` is a prior; once a review measures one (`measured`), that is used.
+Where `winback uplift fit` registered a champion uplift model for a strategy, its predicted
+uplift of each user replaces probability x save rate (`selection`).
+
+A cell may allow several contact strategies; each user then gets the one worth most to them.
 """
 
 from __future__ import annotations
@@ -157,6 +161,12 @@ class Strategy(Strict):
     unit_cost: NonNegativeFloat = 0.0
     save_rate: float = Field(0.0, ge=0, le=1, description="Prior, until a review measures one")
     measured: MeasuredSaveRate | None = None
+    expected_return_rate: float | None = Field(
+        None, gt=0, lt=1, description="Control return rate for the power calculation"
+    )
+    minimum_detectable_effect: float | None = Field(
+        None, gt=0, lt=1, description="Uplift the control group must be able to show"
+    )
 
     @model_validator(mode="after")
     def _offer_matches_channel(self) -> Strategy:
@@ -180,6 +190,31 @@ class Strategy(Strict):
         ]
 
 
+class ControlPower(Strict):
+    """Each strategy's control share from a power calculation (`power`): big enough for the
+    review to find an uplift of the minimum detectable effect with this power. Strategies may
+    set their own expected_return_rate and minimum_detectable_effect."""
+
+    minimum_detectable_effect: float = Field(gt=0, lt=1, description="In return-rate points")
+    expected_return_rate: float = Field(gt=0, lt=1, description="Of the control group")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Two-sided, as the review's 95% interval")
+    power: float = Field(0.8, gt=0, lt=1)
+    min_share: float = Field(0.05, gt=0, lt=1)
+    max_share: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ControlPower:
+        if self.min_share > self.max_share:
+            raise ValueError(f"min_share {self.min_share} is above max_share {self.max_share}")
+        return self
+
+    def effect(self, strategy: Strategy) -> float:
+        return strategy.minimum_detectable_effect or self.minimum_detectable_effect
+
+    def base_rate(self, strategy: Strategy) -> float:
+        return strategy.expected_return_rate or self.expected_return_rate
+
+
 class RecallPolicy(Strict):
     campaign: Campaign
     warning_line: WarningLine
@@ -199,7 +234,18 @@ class RecallPolicy(Strict):
         None, description="CSV/Parquet: user_id, channel, contacted_at"
     )
     opt_outs: str | None = Field(None, description="CSV/Parquet: user_id, channel")
-    control_fraction: float = Field(ge=0, lt=1)
+    control_fraction: float = Field(
+        ge=0, lt=1, description="Share held out as control; with control_power, its fallback"
+    )
+    control_power: ControlPower | None = None
+    exploration: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of the users with an allowed contact strategy who get a random one "
+        "(hash of campaign and user), whatever it is worth, listed first, so every strategy's "
+        "effect stays measurable",
+    )
 
     _relative_to_policy = field_validator("contact_history", "opt_outs")(resolve_optional_path)
 
@@ -228,24 +274,37 @@ class RecallPolicy(Strict):
         cls, strategies: list[Strategy], info: ValidationInfo
     ) -> list[Strategy]:
         tiers = [tier.name for tier in info.data.get("tiers", [])]
-        owner: dict[Cell, str] = {}
+        names = [strategy.name for strategy in strategies]
+        if len(set(names)) < len(names):
+            raise ValueError(f"strategy names repeat: {names}")
+        owner: dict[Cell, Strategy] = {}
         for strategy in strategies:
             unknown = set(strategy.when.tier or ()) - set(tiers)
             if unknown:
                 raise ValueError(f"{strategy.name}: unknown tier {sorted(unknown)}; tiers: {tiers}")
             for cell in strategy.cells(tiers):
-                if cell in owner:
+                first = owner.setdefault(cell, strategy)
+                if first is not strategy and NO_CHANNEL in (first.channel, strategy.channel):
                     raise ValueError(
-                        f"{owner[cell]} and {strategy.name} both cover {tuple(cell)}: "
-                        "each (status, tier, band) needs one strategy"
+                        f"{first.name} and {strategy.name} both cover {tuple(cell)}: a cell "
+                        "let go (channel none) allows no other strategy"
                     )
-                owner[cell] = strategy.name
         return strategies
 
     def strategy_table(self) -> dict[Cell, Strategy]:
-        """Every covered (status, tier, band) cell; cells not listed get no contact."""
+        """Every covered (status, tier, band) cell and its first strategy; cells not listed
+        get no contact."""
         tiers = [tier.name for tier in self.tiers]
-        return {cell: s for s in self.strategies for cell in s.cells(tiers)}
+        table: dict[Cell, Strategy] = {}
+        for strategy in self.strategies:
+            for cell in strategy.cells(tiers):
+                table.setdefault(cell, strategy)
+        return table
+
+    def allowed(self) -> list[tuple[Cell, Strategy]]:
+        """Every (cell, strategy) the policy allows, in strategy order."""
+        tiers = [tier.name for tier in self.tiers]
+        return [(cell, s) for s in self.strategies for cell in s.cells(tiers)]
 
 
 def parse_policy(data: Any, source: Path) -> RecallPolicy:

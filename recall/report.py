@@ -1,5 +1,6 @@
-"""The campaign review as people read it: Markdown and HTML with one table and two charts,
-plus the unrounded numbers as CSV for anyone who wants to recompute."""
+"""The campaign review as people read it: Markdown and HTML with one table and two charts (and
+for strategies valued by an uplift model, its Qini curve and uplift by decile), plus the
+unrounded numbers as CSV for anyone who wants to recompute."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pandas as pd
 from core.config import DatasetConfig
 from recall.charts import durable_chart, return_rate_chart, uplift_chart
 from recall.durable import VALUE
-from recall.review import CONFIDENCE, Review
+from recall.review import CONFIDENCE, POWER, Review
+from uplift.plots import decile_chart, qini_chart
 
 MISSING = "n/a"
 
@@ -51,6 +53,8 @@ COLUMNS: dict[str, tuple[str, Callable[[float], str]]] = {
     "cost_per_saved": ("cost per saved user", _or_missing(lambda x: f"{x:,.2f}")),
     "value_saved": ("value saved", _or_missing(lambda x: f"{x:,.2f}")),
     "roi": ("ROI", _or_missing(lambda x: f"{x:+.0%}")),
+    "mde": (f"MDE at {POWER:.0%} power (points)", _or_missing(lambda x: f"{x * 100:.1f}")),
+    "power": ("power at planned MDE", _or_missing(lambda x: f"{x:.0%}")),
 }
 
 
@@ -96,13 +100,25 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)
 
 
+def _targeting_lines(review: Review) -> list[str]:
+    return [
+        f"{name} was targeted by its uplift model: on this campaign's control group its "
+        f"predictions rank with Qini {h.qini.value:.4f} [{h.qini.low:.4f}, {h.qini.high:.4f}] "
+        f"and AUUC {h.auuc.value:.4f} [{h.auuc.low:.4f}, {h.auuc.high:.4f}] "
+        f"({h.users:,} listed users with a prediction)."
+        for name, h in review.targeting.items()
+    ]
+
+
 def _headline(review: Review) -> list[str]:
     lines = [
         f"Campaign date {review.campaign_date}; returns counted in [{review.campaign_date}, "
         f"{review.window_end}) ({review.window_days} days); events observed until "
         f"{review.observed_until}.",
         f"A strategy's uplift is significant when its {CONFIDENCE:.0%} interval (Newcombe) "
-        "excludes 0.",
+        "excludes 0. MDE: the smallest uplift its group sizes find with "
+        f"{POWER:.0%} power; power: their chance of finding the MDE the list was planned for.",
+        *_targeting_lines(review),
     ]
     if not review.complete:
         lines.append("Warning: the window is not over yet; return rates are still rising.")
@@ -158,6 +174,14 @@ def write_report(review: Review, folder: Path, charts: bool = True) -> ReportFil
         drawn = (
             uplift_chart(review.table, folder / "uplift.png", CONFIDENCE),
             return_rate_chart(review.table, folder / "return_rates.png"),
+            *(
+                chart
+                for name, held_out in review.targeting.items()
+                for chart in (
+                    qini_chart(held_out, name, folder / f"qini_{name}.png"),
+                    decile_chart(held_out, name, folder / f"uplift_deciles_{name}.png"),
+                )
+            ),
         )
     durable = None
     if review.durable is not None:

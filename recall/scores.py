@@ -8,6 +8,7 @@ the campaign cannot go out before it, or the list would be built on stale or fut
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -53,9 +54,12 @@ def feature_columns(policy: RecallPolicy) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def store_features(table: pa.Table, policy: RecallPolicy) -> pd.DataFrame:
-    """The online-store columns `campaign_frame` needs (absent ones are reported there)."""
-    wanted = [USER_ID, "cutoff", *feature_columns(policy)]
+def store_features(
+    table: pa.Table, policy: RecallPolicy, extra: Sequence[str] = ()
+) -> pd.DataFrame:
+    """The online-store columns `campaign_frame` needs (absent ones are reported there), and
+    `extra` ones (the uplift models' inputs)."""
+    wanted = list(dict.fromkeys([USER_ID, "cutoff", *feature_columns(policy), *extra]))
     return table.select([name for name in wanted if name in table.column_names]).to_pandas()
 
 
@@ -64,9 +68,13 @@ def _cutoffs(values: pd.Series) -> set[dt.date]:
 
 
 def campaign_frame(
-    scores: pd.DataFrame, features: pd.DataFrame, policy: RecallPolicy
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    policy: RecallPolicy,
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """One row per scored user with the features the policy needs (see `feature_columns`)."""
+    """One row per scored user with the features the policy needs (see `feature_columns`)
+    and the `extra` ones the uplift models read."""
     needed = feature_columns(policy)
     absent = [name for name in needed if name not in features.columns]
     if absent:
@@ -74,6 +82,13 @@ def campaign_frame(
             f"the online store has no feature {', '.join(absent)} (named in the policy's "
             "rfm/user_value); `winback features list` shows what there is"
         )
+    unread = [name for name in dict.fromkeys(extra) if name not in features.columns]
+    if unread:
+        raise InputError(
+            f"the online store has no feature {', '.join(unread)}, which an uplift model reads: "
+            "fit the uplift models again on a store of this feature set"
+        )
+    needed = list(dict.fromkeys([*needed, *extra]))
     score_cutoffs, store_cutoffs = _cutoffs(scores["cutoff"]), _cutoffs(features["cutoff"])
     if score_cutoffs != store_cutoffs:
         raise InputError(

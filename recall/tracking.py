@@ -16,7 +16,19 @@ from artifact.tracking import TrackingStore, experiment_id
 from recall.report import ReportFiles
 from recall.review import ALL, Review
 
-METRICS = ("uplift", "ci_low", "ci_high", "saved_users", "cost", "cost_per_saved", "roi")
+METRICS = (
+    "uplift",
+    "ci_low",
+    "ci_high",
+    "saved_users",
+    "saved_low",
+    "saved_high",
+    "cost",
+    "cost_per_saved",
+    "roi",
+    "mde",
+    "power",
+)
 
 
 DURABLE_METRICS = ("difference", "ci_low", "ci_high")
@@ -38,6 +50,18 @@ def _metrics(table: pd.DataFrame, durable: pd.DataFrame | None, now: int) -> lis
             value = float(row[name])
             if pd.notna(value):
                 metrics.append(Metric(f"{row['outcome']}.{name}.{key}", value, now, 0))
+    return metrics
+
+
+def _targeting(review: Review, now: int) -> list[Metric]:
+    """`qini.<strategy>`, `auuc.<strategy>` (and bounds) of the uplift-targeted strategies."""
+    metrics = []
+    for strategy, held_out in review.targeting.items():
+        for name, estimate in (("qini", held_out.qini), ("auuc", held_out.auuc)):
+            bounds = (("", estimate.value), ("_low", estimate.low), ("_high", estimate.high))
+            for suffix, value in bounds:
+                if pd.notna(value):
+                    metrics.append(Metric(f"{name}{suffix}.{strategy}", value, now, 0))
     return metrics
 
 
@@ -67,9 +91,10 @@ def _log(client: MlflowClient, run_id: str, review: Review, files: ReportFiles) 
         "observed_until": str(review.observed_until),
         "window_complete": str(review.complete),
     }
+    now = int(time.time() * 1000)
     client.log_batch(
         run_id,
-        metrics=_metrics(review.table, review.durable, int(time.time() * 1000)),
+        metrics=_metrics(review.table, review.durable, now) + _targeting(review, now),
         params=[Param(key, value) for key, value in params.items()],
     )
     client.log_artifacts(run_id, str(files.folder))

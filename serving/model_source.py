@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from artifact.compatibility import check
 from artifact.model import ChurnModel
@@ -21,6 +22,8 @@ from artifact.tracking import TrackingStore
 from core.config import WinbackError
 from serving.online_store import Store, StoreError, StoreRows, StoreVersion
 from serving.probe import PairError, Stamp, check_pair
+from uplift.model import Champion
+from uplift.registry import champion_versions, champions
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class Serving:
     store: StoreRows
     stamp: Stamp | None = None  # the store version as it was when the pair passed its check
     check_definition: bool = True  # False: only `winback score --force`, never the service
+    uplift: Mapping[str, Champion] = field(default_factory=dict)  # strategy -> champion
 
     def check_compatible(self) -> None:
         """The check `materialize` makes: a pair whose feature definitions differ is never
@@ -94,7 +98,8 @@ def _stamp(live: Serving) -> Stamp | None:
 
 
 class ServingSource:
-    """Follows the registry alias and the store's CURRENT pointer."""
+    """Follows the registry alias and the store's CURRENT pointer; with `uplift_prefix`, also
+    the strategies' champion uplift models (`uplift.registry`), for /recall_list."""
 
     def __init__(
         self,
@@ -103,6 +108,7 @@ class ServingSource:
         store: Store,
         check_definition: bool = True,
         check_pages: bool = True,
+        uplift_prefix: str | None = None,
     ) -> None:
         """`check_pages` False: a candidate's SQLite file is not read page by page (batch
         scoring reads the store's Parquet copy, never those pages)."""
@@ -111,6 +117,9 @@ class ServingSource:
         self.store = store
         self.check_definition = check_definition
         self.check_pages = check_pages
+        self.uplift_prefix = uplift_prefix
+        self._uplift: dict[str, Champion] = {}
+        self._uplift_versions: dict[str, str] | None = None
         self._current: Serving | None = None
         self._aliases: list[str] = []
         self._damaged: str | None = None
@@ -183,25 +192,44 @@ class ServingSource:
         return self._damaged
 
     def refresh(self) -> bool:
-        """Load whatever changed; True if a new pair went live. Errors keep the old pair."""
+        """Load whatever changed; True if a new pair (or new uplift champions) went live.
+        Errors keep what is served."""
         with self._lock:
-            version = self._champion()
-            found = _store_version(self.store)
-            old = self._current
-            if old is not None and _stamp(old) != old.stamp:
-                if old.store.version == found:
-                    old = self._current = self._recheck(old)
-                    self._damaged = None
-                else:  # a new version is checked below; until it passes, the old is suspect
-                    self._damaged = f"the live online store {old.store.version.version} changed"
-            if _same(old, version, found):
-                self._aliases = self._fetch_aliases(version)
-                return False
-            self._current = self._candidate(old, version, found)
-            self._damaged = None
+            paired = self._refresh_pair()
+            uplifted = self._refresh_uplift()
+            if self._current is not None and self._current.uplift is not self._uplift:
+                self._current = replace(self._current, uplift=self._uplift)
+            return paired or uplifted
+
+    def _refresh_uplift(self) -> bool:
+        if self.uplift_prefix is None:
+            return False
+        versions = champion_versions(self.tracking, self.uplift_prefix)
+        if versions == self._uplift_versions:
+            return False
+        self._uplift = champions(self.tracking, self.uplift_prefix)
+        self._uplift_versions = versions
+        log.info("uplift champions: %s", ", ".join(c.label for c in self._uplift.values()))
+        return True
+
+    def _refresh_pair(self) -> bool:
+        version = self._champion()
+        found = _store_version(self.store)
+        old = self._current
+        if old is not None and _stamp(old) != old.stamp:
+            if old.store.version == found:
+                old = self._current = self._recheck(old)
+                self._damaged = None
+            else:  # a new version is checked below; until it passes, the old is suspect
+                self._damaged = f"the live online store {old.store.version.version} changed"
+        if _same(old, version, found):
             self._aliases = self._fetch_aliases(version)
-            log.info("serving %s v%s with store %s", self.name, version, found.version)
-            return True
+            return False
+        self._current = self._candidate(old, version, found)
+        self._damaged = None
+        self._aliases = self._fetch_aliases(version)
+        log.info("serving %s v%s with store %s", self.name, version, found.version)
+        return True
 
     def _fetch_aliases(self, version: str) -> list[str]:
         with registry_errors(self.tracking):

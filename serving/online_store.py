@@ -220,6 +220,26 @@ def current_version(root: Path) -> StoreVersion:
         ) from None
 
 
+def version_as_of(root: Path, day: dt.date) -> StoreVersion:
+    """The store version a campaign on `day` was built on: the newest written at the latest
+    cutoff on or before it. Versions of one cutoff and definition hold the same features (they
+    see only events before the cutoff), so any of them gives what the campaign saw."""
+    found = []
+    for manifest in root.glob("*/manifest.json"):
+        try:
+            version = read_manifest(manifest.parent)
+        except (OSError, ValueError, TypeError):
+            continue
+        if dt.date.fromisoformat(version.cutoff) <= day:
+            found.append(version)
+    if not found:
+        raise StoreError(
+            f"{root}: no online-store version with a cutoff on or before {day}; "
+            f"materialize one with `winback materialize --cutoff {day}`"
+        )
+    return max(found, key=lambda v: (v.cutoff, v.created, v.version))
+
+
 Stamp = Hashable  # changes when a version's rows were rewritten or removed in place
 
 

@@ -147,7 +147,8 @@ def score_features(serving: Serving, rows: Sequence[Mapping[str, Any]]) -> list[
 
 class RecallCache:
     """Scores of every user in the store, computed once per (model, store) pair; and, with a
-    policy, the recall decisions on them, recomputed when the policy or its files change."""
+    policy, the recall decisions on them, recomputed when the policy or its files change or
+    a strategy's champion uplift model does."""
 
     def __init__(self, policy_path: Path | None = None) -> None:
         self.policy_path = policy_path
@@ -167,10 +168,13 @@ class RecallCache:
         """The policy is read on every call (a YAML file: cheap), so an edit shows at once."""
         scores = self.table(serving)
         policy = load_policy(policy_path)
-        key = (serving.version, serving.store.version.version, input_stamp(policy_path, policy))
+        uplift = tuple(sorted(champion.label for champion in serving.uplift.values()))
+        stamp = input_stamp(policy_path, policy)
+        key = (serving.version, serving.store.version.version, stamp, uplift)
         with self._lock:
             if self._decisions is None or self._decisions[0] != key:
-                decided = decisions(scores, read_all(serving.store.version), policy)
+                store = read_all(serving.store.version)
+                decided = decisions(scores, store, policy, serving.uplift)
                 self._decisions = (key, Campaign(policy, recall_list_of(decided)))
             return self._decisions[1]
 

@@ -49,6 +49,7 @@ from serving.responses import (
     score_users,
 )
 from serving.ui import UI_PATH, UiPages, ui_app
+from uplift.registry import prefix_of
 
 # A JSON object answer. The explicit content type matters for speed: without it BentoML 1.4
 # derives the media type from the return type's JSON schema, building a pydantic
@@ -89,8 +90,13 @@ class WinbackService:
         self.config = load_config(Path(os.environ[CONFIG_ENV]))
         root = store_root(self.config)
         store = open_store(self.config)
-        self.source = ServingSource(resolve_store(self.config), self.config.model.name, store)
         policy = self.config.serving.recall_policy
+        self.source = ServingSource(
+            resolve_store(self.config),
+            self.config.model.name,
+            store,
+            uplift_prefix=prefix_of(self.config) if policy else None,
+        )
         self.recall_cache = RecallCache(Path(policy) if policy else None)
         self.pages = UiPages(self.config)
         self._stop = threading.Event()

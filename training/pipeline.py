@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from artifact.model import ChurnModel
 from artifact.reference import reference_of
-from artifact.tracking import TrackingStore, experiment_id
+from artifact.tracking import TrackingStore, experiment_id, use
 from core.config import DatasetConfig
 from features.engine import Engine
 from features.pipeline import snapshots
@@ -249,7 +249,7 @@ def _silent(_message: str) -> None:
 
 def _experiment(config: DatasetConfig, store: TrackingStore) -> str:
     """Points MLflow at `store`; the model's experiment, created on first use."""
-    tracking.use(store)
+    use(store)
     return experiment_id(store, config.model.name)
 
 

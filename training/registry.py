@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from artifact.champion_lock import champion_lock
 from artifact.model import ChurnModel, ModelInputError
 from artifact.registry import CHALLENGER, CHAMPION, champion_version, load_version
 from artifact.tracking import TrackingStore
-from training.champion_lock import champion_lock
 from training.config import PromotionConfig
 from training.errors import TrainingError
 from training.metrics import Metrics, evaluate

@@ -1,19 +1,9 @@
-"""Training's side of tracking: the fluent API's target and the commit a run records. Where
-the store is comes from `artifact.tracking`; the alias lock is `training.champion_lock`."""
+"""Training's side of tracking: the commit a run records. Where the store is and the fluent API's
+target come from `artifact.tracking`; the alias lock is `artifact.champion_lock`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import mlflow
-
-from artifact.tracking import TrackingStore
-
-
-def use(store: TrackingStore) -> None:
-    """Point MLflow's fluent API (runs, model logging) at the store."""
-    mlflow.set_tracking_uri(store.uri)
-    mlflow.set_registry_uri(store.uri)
 
 
 def git_commit(start: Path) -> str | None:

@@ -54,7 +54,7 @@ def test_layers_are_the_decisions_segments_and_tiers(frame: pd.DataFrame) -> Non
     plan = policy()
     scores = frame[[*SCORE_COLUMNS, "risk_percentile", "rank", "reasons"]]
     ours = layers(scores, _store(frame), plan).users.set_index("user_id")
-    decided = decisions(scores, _store(frame), plan).set_index("user_id").loc[ours.index]
+    decided = decisions(scores, _store(frame), plan, {}).set_index("user_id").loc[ours.index]
     assert (ours.status == decided.segment.fillna("active")).all()
     assert (ours.tier == decided.tier).all()
     assert set(ours.status) <= set(STATUSES) and (ours.status == "at_risk").any()
@@ -100,7 +100,7 @@ def test_rollup_shares_per_layer_equal_a_direct_count(frame: pd.DataFrame) -> No
 
 def test_the_list_keeps_the_rule_column_and_words_every_reason(frame: pd.DataFrame) -> None:
     scores = frame[[*SCORE_COLUMNS, "risk_percentile", "rank", "reasons"]]
-    listed = recall_list(decisions(scores, _store(frame), policy()))
+    listed = recall_list(decisions(scores, _store(frame), policy(), {}))
     assert RULE not in recall_rows(listed, scores).columns  # absent where decisions lack it
     ruled = listed.assign(rule=np.where(np.arange(len(listed)) % 2, "uplift", "save_rate"))
     rows = recall_rows(ruled, scores)

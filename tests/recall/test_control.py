@@ -37,7 +37,7 @@ def test_draws_are_uniform_on_the_unit_interval() -> None:
 
 def test_reruns_give_identical_decisions_and_control_costs_nothing() -> None:
     frame, plan = users(20_000, seed=3), policy(control_fraction=0.2)
-    runs = [decide(frame, plan, read_contacts(None), read_opt_outs(None)) for _ in range(2)]
+    runs = [decide(frame, plan, read_contacts(None), read_opt_outs(None), {}) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0], runs[1])
     listed = runs[0][runs[0].group != "skipped"]
     assert abs((listed.group == "control").mean() - 0.2) < 0.01

@@ -83,3 +83,24 @@ def test_an_unreadable_policy_is_a_config_error(tmp_path: Path) -> None:
         load_policy(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_policy(write(tmp_path, "budget: [1,"))
+
+
+def test_a_cell_may_allow_several_contact_strategies_but_let_go_stands_alone() -> None:
+    strategies = [dict(s) for s in policy().model_dump()["strategies"]]
+    strategies[1]["when"] = {"status": ["at_risk"]}  # email now also covers the high tier
+    both = policy(strategies=strategies)
+    allowed = [s.name for cell, s in both.allowed() if cell == Cell("at_risk", "high", "high")]
+    assert allowed == ["rescue_sms", "rescue_email"]
+    assert both.strategy_table()[Cell("at_risk", "high", "high")].name == "rescue_sms"
+    strategies[2]["when"] = {"status": ["lapsed", "dormant"]}  # win_back over let_go's cells
+    with pytest.raises(ValueError, match=r"win_back and let_go both cover .* allows no other"):
+        policy(strategies=strategies)
+
+
+def test_control_power_and_exploration_are_checked() -> None:
+    power = {"minimum_detectable_effect": 0.05, "expected_return_rate": 0.3}
+    assert policy(control_power=power).control_power is not None
+    with pytest.raises(ValueError, match=r"min_share 0\.6 is above max_share 0\.5"):
+        policy(control_power={**power, "min_share": 0.6})
+    with pytest.raises(ValueError, match="exploration"):
+        policy(exploration=1.0)

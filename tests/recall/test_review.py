@@ -110,7 +110,7 @@ def test_nothing_significant_means_no_policy_update(tmp_path: Path) -> None:
 
 
 def test_the_recall_list_round_trips_through_csv(tmp_path: Path) -> None:
-    decisions = decide(users(500), policy(), read_contacts(None), read_opt_outs(None))
+    decisions = decide(users(500), policy(), read_contacts(None), read_opt_outs(None), {})
     listed = write_recall_list(decisions, tmp_path / "recall.csv")
     back = read_campaign(tmp_path / "recall.csv")
     assert (back.id, back.date) == ("test-campaign", DATE)

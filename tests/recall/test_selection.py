@@ -74,7 +74,7 @@ def test_budget_capacity_caps_and_opt_outs_always_hold(
         control_fraction=fraction,
         frequency_cap_days=cap_days,
     )
-    decisions = decide(frame, plan, contacts, opt_outs)
+    decisions = decide(frame, plan, contacts, opt_outs, {})
 
     assert sorted(decisions.user_id) == sorted(frame.user_id)
     treated = decisions[decisions.group == "treatment"]
@@ -92,7 +92,7 @@ def test_budget_capacity_caps_and_opt_outs_always_hold(
 
 
 def test_lapsed_users_count_as_certain_leavers_and_low_value_ones_are_let_go() -> None:
-    decisions = decide(users(400), policy(), NO_CONTACTS, NO_OPT_OUTS).set_index("user_id")
+    decisions = decide(users(400), policy(), NO_CONTACTS, NO_OPT_OUTS, {}).set_index("user_id")
     lapsed = decisions[decisions.status == "lapsed"]
     assert (lapsed.churn_probability == 1.0).all()
     assert set(lapsed.skip[lapsed.tier == "low"]) == {"let_go"}
@@ -103,7 +103,9 @@ def test_lapsed_users_count_as_certain_leavers_and_low_value_ones_are_let_go() -
 
 def test_the_warning_line_can_be_a_top_percentile() -> None:
     frame = users(2_000, seed=5)
-    decisions = decide(frame, policy(warning_line={"top_percent": 10}), NO_CONTACTS, NO_OPT_OUTS)
+    decisions = decide(
+        frame, policy(warning_line={"top_percent": 10}), NO_CONTACTS, NO_OPT_OUTS, {}
+    )
     at_risk = decisions.user_id[decisions.segment == "at_risk"]
     active = frame[frame.status == "active"]
     expected = active.nlargest(round(len(active) * 0.1), "churn_probability").user_id
@@ -140,7 +142,7 @@ def test_greedy_by_net_value_skips_what_does_not_fit_and_goes_on() -> None:
         },
     ]
     plan = policy(strategies=strategies, budget=6.0, control_fraction=0)
-    decisions = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS)
+    decisions = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS, {})
     ranked = decisions.sort_values("priority")
     # email: 0.8 x 900 x 0.3 - 5 = 211, 0.7 -> 184; sms: 0.9 x 900 x 0.2 - 1 = 161, 0.6 -> 107
     assert ranked.churn_probability.tolist() == [0.8, 0.7, 0.9, 0.6]
@@ -162,14 +164,14 @@ def test_opted_out_and_recently_contacted_users_are_skipped_with_the_reason() ->
         }
     )
     plan = policy(frequency_cap_days=14, control_fraction=0)
-    decisions = decide(frame, plan, contacts, opt_outs).set_index("user_id")
+    decisions = decide(frame, plan, contacts, opt_outs, {}).set_index("user_id")
     skips = decisions.skip.reindex(frame.user_id).tolist()
     assert skips[:2] == ["opted_out", "recently_contacted"] and pd.isna(skips[2])
     assert "opted out of sms" in decisions.why[frame.user_id[0]]
 
 
 def test_every_listed_user_says_why_and_the_summary_adds_up() -> None:
-    decisions = decide(users(3_000, seed=2), policy(budget=150.0), NO_CONTACTS, NO_OPT_OUTS)
+    decisions = decide(users(3_000, seed=2), policy(budget=150.0), NO_CONTACTS, NO_OPT_OUTS, {})
     listed = decisions[decisions.group != "skipped"]
     assert listed.why.str.contains("net value").all() and listed.top_reason.notna().all()
     assert (listed.campaign_date == dt.date(2025, 9, 1)).all()
@@ -184,9 +186,9 @@ def test_only_triggered_users_are_candidates_and_tiers_still_rank_everyone() -> 
     rest are worth (tiers, the warning line's ranking) is as without it."""
     frame = users(2_000, seed=9)
     plan = policy(warning_line={"top_percent": 30})
-    everyone = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS).set_index("user_id")
+    everyone = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS, {}).set_index("user_id")
     triggered = pd.Series(np.random.default_rng(3).random(len(frame)) < 0.3, index=frame.index)
-    some = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS, triggered).set_index("user_id")
+    some = decide(frame, plan, NO_CONTACTS, NO_OPT_OUTS, {}, triggered).set_index("user_id")
     chosen = set(frame.user_id[triggered])
     listed = some[some.group != "skipped"]
     assert set(listed.index) <= chosen and len(listed) > 0

@@ -269,7 +269,7 @@ def test_recall_list_returns_the_decisions_of_the_cli(server: Server, tmp_path: 
         np.testing.assert_allclose(served[column], cli[column], rtol=1e-9)
     unrestricted = load_policy(policy).model_copy(update={"opt_outs": None})
     version = current_version(store_root(server.config))
-    emailed = recall_list_of(decisions(read_scores(scores), read_all(version), unrestricted))
+    emailed = recall_list_of(decisions(read_scores(scores), read_all(version), unrestricted, {}))
     emailed = emailed[emailed.channel == "email"]
     assert emailed.user_id.isin(OPTED_OUT).any(), "the opt-out list must matter here"
     assert not served[served.channel == "email"].user_id.isin(OPTED_OUT).any()
@@ -277,6 +277,84 @@ def test_recall_list_returns_the_decisions_of_the_cli(server: Server, tmp_path: 
     assert answer["campaign"]["cost"] == pytest.approx(cli.cost.sum())
     at_risk = served[served.segment == "at_risk"]
     assert at_risk["rank"].notna().all() and at_risk.reasons.map(len).gt(0).all()
+
+
+def register_uplift_champion(
+    server: Server, store_rows: pd.DataFrame, strategy: str, folder: Path
+) -> str:
+    """Learn `strategy`'s uplift from a made-up campaign on the store's users (recent users
+    respond, the others are put off) and register it; returns the champion's label."""
+    from features.snapshots import catalog
+    from features.spec import feature_set
+    from uplift.config import UpliftBoosterConfig, UpliftConfig
+    from uplift.fit import CampaignData, StrategyFit, fit_campaign, joined
+    from uplift.registry import model_name, prefix_of
+    from uplift.tracking import log_fit
+
+    rng = np.random.default_rng(0)
+    treated = rng.random(len(store_rows)) < 0.5
+    effect = np.where(store_rows.recency_days < 20, 0.4, -0.2)
+    returned = rng.random(len(store_rows)) < 0.4 + effect * treated
+    data = CampaignData(
+        id="earlier",
+        date=pd.Timestamp(store_rows.cutoff.iloc[0]).date(),
+        window_days=14,
+        store_version="test",
+        listed=pd.DataFrame(
+            {
+                "user_id": store_rows.user_id,
+                "strategy": strategy,
+                "group": np.where(treated, "treatment", "control"),
+            }
+        ),
+        features=store_rows,
+        returned=frozenset(store_rows.user_id[returned]),
+    )
+    settings = UpliftConfig(
+        booster=UpliftBoosterConfig(n_estimators=50, min_child_samples=50),
+        bootstrap_rounds=100,
+        min_treated=100,
+        min_control=100,
+    )
+    prefix = prefix_of(server.config)
+    features = catalog(feature_set(server.config))
+    (fit,) = fit_campaign(data, features, settings, lambda name: model_name(prefix, name))
+    assert isinstance(fit, StrategyFit)
+    store = resolve_store(server.config)
+    logged = log_fit(store, "svc-uplift", fit, data, joined(data), settings, folder)
+    assert logged.decision.promoted, logged.decision.reason
+    return f"{logged.name} v{logged.version}"
+
+
+def test_recall_list_follows_a_new_uplift_champion_as_the_cli_does(
+    server: Server, store_rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    label = register_uplift_champion(server, store_rows, "at_risk_coupon", tmp_path / "fit")
+    deadline = time.monotonic() + 60
+    with server.client() as client:
+        while True:
+            served = pd.DataFrame(
+                client.post("/recall_list", json={"limit": 10_000}).json()["results"]
+            )
+            if (served.rule == "uplift").any() or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    coupon = served[served.strategy == "at_risk_coupon"]
+    assert len(coupon) and set(coupon.rule) == {"uplift"} and set(coupon.uplift_model) == {label}
+    assert (coupon.uplift > 0).all()
+    assert set(served.rule[served.strategy != "at_risk_coupon"]) <= {"save_rate"}
+    scores, listed = tmp_path / "scores.parquet", tmp_path / "recall.csv"
+    write_scores(score_all(serving_now(server)), scores)
+    policy = server.config.serving.recall_policy
+    assert policy is not None
+    command = ["recall", "-c", str(server.config_path), "-p", policy]
+    result = CliRunner().invoke(app, [*command, "--scores", str(scores), "--out", str(listed)])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(listed, dtype={"user_id": "str"})
+    assert served.user_id.tolist() == cli.user_id.tolist()
+    for column in ("group", "strategy", "rule", "why"):
+        assert served[column].tolist() == cli[column].tolist(), column
+    np.testing.assert_allclose(served.uplift.astype(float), cli.uplift, rtol=1e-9)
 
 
 def test_model_endpoint_describes_the_champion(server: Server) -> None:

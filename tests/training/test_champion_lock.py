@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
+from artifact.champion_lock import acquire, champion_lock, claim_name
 from artifact.tracking import TrackingStore
-from training.champion_lock import acquire, champion_lock, claim_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.fleet]
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.fleet]
 WORKER = """
 import sys, time
 from artifact.tracking import TrackingStore
-from training.champion_lock import champion_lock
+from artifact.champion_lock import champion_lock
 store, name = TrackingStore(sys.argv[1], None), sys.argv[2]
 client = store.client()
 for _ in range(int(sys.argv[3])):

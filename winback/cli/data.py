@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,11 @@ from winback.cli.common import (
     user_errors,
 )
 from winback.cli.console import console, working
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.synthetic_campaign import EffectRule
 
 
 def validate(
@@ -120,9 +125,30 @@ def simulate_campaign(
         list[str] | None,
         typer.Option(help="STRATEGY=UPLIFT, repeatable; strategies not named get none"),
     ] = None,
+    effects: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML list of effect rules on features as of the campaign date, first match "
+            "wins, unmatched users get --uplift. share s > 0: that share of the treated who "
+            "would stay away come back; s < 0: of those who would come back, stay away. "
+            "- {share: 0.6, when: {gap_current_ratio: [2, 4]}} "
+            "- {share: -0.3, when: {channel: paid}, strategy: S}",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Dataset config whose online store holds the features the rules read",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Which treated users come back")] = 0,
 ) -> None:
-    """Plant a known treatment effect of a sent campaign into a generated log (for `review`)."""
+    """Plant a known treatment effect of a sent campaign into a generated log (for `review`);
+    the truth per listed user goes to <data>/campaigns/<campaign id>.parquet."""
     from features import synthetic
     from features.synthetic_campaign import CampaignSpec, plant_campaign
     from recall.campaign_file import read_campaign
@@ -130,13 +156,43 @@ def simulate_campaign(
 
     with user_errors():
         listed = read_campaign(campaign)
-        spec = CampaignSpec(listed.date, window_days, _uplifts(uplift or []), seed)
+        rules = _effect_rules(effects) if effects else ()
         try:
-            planted = plant_campaign(synthetic.read(data), listed.users, spec)
+            spec = CampaignSpec(
+                listed.date, window_days, _uplifts(uplift or []), seed, effects=rules
+            )
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        features = _campaign_features(config, listed.date) if spec.needs_features else None
+        try:
+            planted = plant_campaign(synthetic.read(data), listed.users, spec, features)
         except ValueError as error:
             raise InputError(str(error)) from None
         synthetic.write(planted.log, data)
+        truth = data / "campaigns" / f"{listed.id}.parquet"
+        truth.parent.mkdir(parents=True, exist_ok=True)
+        planted.outcomes.to_parquet(truth, index=False)
     print_planted(planted.outcomes, spec)
+    console.print(f"truth per listed user: {truth}")
+
+
+def _effect_rules(path: Path) -> tuple[EffectRule, ...]:
+    from core.config import parse_yaml, read_text
+    from features.synthetic_campaign import parse_effects
+
+    try:
+        return parse_effects(parse_yaml(read_text(path, "effects"), path), str(path))
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def _campaign_features(config: Path | None, day: dt.date) -> pd.DataFrame:
+    """The online store's features as of the campaign (`uplift fit` reads the same)."""
+    if config is None:
+        raise InputError("--effects with feature rules needs --config (its online store)")
+    from serving.online_store import read_all, store_root, version_as_of
+
+    return read_all(version_as_of(store_root(open_config(config)), day)).to_pandas()
 
 
 def simulate_feed(

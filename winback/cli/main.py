@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from winback.cli import cycle, data, features, monitoring, recall, report, serving, training
+from winback.cli import (
+    cycle,
+    data,
+    features,
+    monitoring,
+    recall,
+    report,
+    serving,
+    training,
+    uplift,
+)
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -26,3 +36,4 @@ training.register(app)
 monitoring.register(app)
 report.register(app)
 cycle.register(app)
+uplift.register(app)

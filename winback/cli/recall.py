@@ -24,7 +24,8 @@ def recall_command(
         Path | None, typer.Option(help="scores.parquet from batch scoring (required)")
     ] = None,
 ) -> None:
-    """Choose whom to contact by expected net value, within budget, holding out a control group."""
+    """Choose whom to contact by expected (incremental) net value, within budget, holding out
+    a control group; strategies with a champion uplift model are valued by it."""
     import datetime as dt
 
     from artifact.tracking import resolve_store
@@ -35,6 +36,7 @@ def recall_command(
     from serving.ledger import ledger_root, record_campaign
     from serving.ledger_tracking import log_campaign
     from serving.online_store import open_store, read_all
+    from uplift.registry import champions, prefix_of
     from winback.cli.render import print_recall
 
     with user_errors():
@@ -46,7 +48,8 @@ def recall_command(
         cfg = open_config(config)
         plan = load_policy(policy)
         stored = open_store(cfg).current()
-        decided = decisions(read_scores(scores), read_all(stored), plan)
+        models = champions(resolve_store(cfg), prefix_of(cfg))
+        decided = decisions(read_scores(scores), read_all(stored), plan, models)
         listed = write_recall_list(decided, out)
         cutoff = dt.date.fromisoformat(stored.cutoff)
         kept = None

@@ -112,22 +112,31 @@ def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
 
 
 def print_planted(outcomes: pd.DataFrame, spec: CampaignSpec) -> None:
-    """Per strategy: treated users, those who came back anyway, and the planted returns."""
+    """Per strategy: treated users, those who came back anyway, the planted returns and
+    losses, and the planted uplift (the mean effect over its treated users)."""
     treated = outcomes[outcomes.group == "treatment"]
     table = Table(
         title=f"planted campaign effect, {spec.date} + {spec.window_days} days",
         title_justify="left",
     )
-    for column in ("strategy", "treated", "returned anyway", "planted returns", "uplift"):
+    headers = ("strategy", "treated", "returned anyway", "planted returns", "driven away")
+    for column in (*headers, "uplift"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
-    per_strategy = treated.groupby("strategy")[["returned_anyway", "planted"]]
-    for strategy, counts in per_strategy.agg(["size", "sum"]).iterrows():
+    per_strategy = treated.groupby("strategy").agg(
+        users=("user_id", "size"),
+        anyway=("returned_anyway", "sum"),
+        back=("planted", "sum"),
+        away=("driven_away", "sum"),
+        effect=("effect", "mean"),
+    )
+    for strategy, row in per_strategy.iterrows():
         table.add_row(
             str(strategy),
-            f"{counts[('planted', 'size')]:,}",
-            f"{counts[('returned_anyway', 'sum')]:,}",
-            f"{counts[('planted', 'sum')]:,}",
-            f"{spec.uplift.get(str(strategy), 0.0):.3f}",
+            f"{row.users:,}",
+            f"{row.anyway:,}",
+            f"{row.back:,}",
+            f"{row.away:,}",
+            f"{row.effect:.3f}",
         )
     console.print(table)
 
@@ -213,6 +222,9 @@ def print_recall(policy: RecallPolicy, decisions: pd.DataFrame, out: Path) -> No
         )
     console.print(table)
     console.print(f"budget used: {total.cost:,.2f} of {policy.budget:,.2f}")
+    listed = decisions[decisions.group != "skipped"]
+    rules = ", ".join(f"{rule} {count:,}" for rule, count in listed.rule.value_counts().items())
+    console.print(f"chosen by rule: {rules or 'nobody listed'}")
     skipped = ", ".join(
         f"{reason} {count:,}" for reason, count in skipped_counts(decisions).items()
     )
@@ -263,6 +275,7 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
         "sig.",
         "cost/saved",
         "ROI",
+        "MDE / power",
     )
     for column in headers:
         table.add_column(column, justify="right", no_wrap=True)
@@ -275,6 +288,7 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
             str(row[label["significant"]]),
             str(row[label["cost_per_saved"]]),
             str(row[label["roi"]]),
+            f"{row[label['mde']]} / {row[label['power']]}",
         )
     console.print(table)
     if result.durable is not None:
@@ -284,6 +298,12 @@ def print_review(result: Review, files: ReportFiles, run_id: str) -> None:
             f"the window ends {result.window_end} but events stop at "
             f"{result.observed_until}: return rates are still rising",
             style="yellow",
+        )
+    for strategy, held_out in result.targeting.items():
+        qini = held_out.qini
+        console.print(
+            f"{strategy} targeted by uplift: Qini {qini.value:.4f} [{qini.low:.4f}, "
+            f"{qini.high:.4f}] on this campaign's control group"
         )
     console.print(f"report: {files.html}  ({files.markdown.name}, {len(files.charts)} charts)")
     console.print(f"MLflow run: {run_id}")

@@ -1,4 +1,5 @@
-"""One champion decision at a time per model, across processes and hosts.
+"""One champion decision at a time per model, across processes and hosts (the churn model's,
+in `training.registry`, and each uplift model's, in `uplift.registry`).
 
 Moving `champion` is read-then-write (compare with the current champion, then move the alias),
 and MLflow's aliases have no compare-and-set, so two trainings finishing together would both
@@ -33,11 +34,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from artifact.tracking import SQLITE_PREFIX, TrackingStore, exclusive
-from training.errors import TrainingError
+from core.config import WinbackError
 
 LEASE_SECONDS = 300.0  # longest a decision may hold the lock: loading and re-scoring the champion
 POLL_SECONDS = 0.5
 HINT_TAG = "winback.champion_lock"
+
+
+class LockHeld(WinbackError):
+    """Another decision held the champion lock past two leases."""
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,9 @@ def acquire(client: MlflowClient, name: str, lease_seconds: float) -> Lease:
                 continue  # another decision took it first: look again
             return Lease(newest + 1, started + lease_seconds)
         if time.monotonic() > give_up:
-            raise TrainingError(
+            raise LockHeld(
                 f"the champion lock of {name} ({claim_name(name, newest)}) stayed held for "
-                f"{2 * lease_seconds:.0f} s; is another training deciding?"
+                f"{2 * lease_seconds:.0f} s; is another training or uplift fit deciding?"
             )
         time.sleep(POLL_SECONDS)
 
