@@ -47,6 +47,7 @@ BAND = "risk_band"
 RANK = "rank"
 STORE_ROW = "_store_row"  # position in the store's file: pandas' rank(method="first") tie-break
 ROW_ID = "_row_id"
+TEXTS = ("reasons", "top_reason")
 RECORD_BITS = 33  # monotonically_increasing_id: partition index above, record number below
 COLUMNS = (
     KEY,
@@ -109,7 +110,9 @@ def score_batches(
         scored = score_store_rows(model, rows, model_version)
         position = pd.Series(rows[STORE_ROW].to_numpy(), index=rows[KEY].to_numpy())
         yield scored.drop(columns=RANK).assign(
-            **{STORE_ROW: position.loc[scored[KEY].to_numpy()].to_numpy()}
+            **{STORE_ROW: position.loc[scored[KEY].to_numpy()].to_numpy()},
+            # the texts are Arrow chunks; Spark's Arrow writer takes one array per column
+            **{name: scored[name].astype(object) for name in TEXTS},
         )
 
 
