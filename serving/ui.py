@@ -4,28 +4,34 @@ Read-only HTML behind the same bearer token as the API (the service's middleware
 mounted app). Its inputs are the served pair and the service's recall cache, so the page's
 scores are the ones /recall_list answers with, scored once for both; `winback report` builds
 the same inputs from the same pair and writes the same pages as files.
+
+The page's figures need matplotlib and Ibis, which the service does not otherwise load:
+they are imported on the first /ui request, not when a worker starts (about 3 s of a
+worker's start on a busy machine).
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import ibis.expr.types as ir
-import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.config import DatasetConfig, InputError, WinbackError
-from features.engine import DuckDBEngine
-from features.loading import canonical_events, last_prepared
 from ops import html
-from ops.campaigns import stamp
-from ops.page import LABELS, Inputs, Pages, cache_folder
 from recall.campaign import input_stamp
 from recall.policy import load_policy
 from serving.model_source import Serving, ServingSource
 from serving.online_store import read_all
 from serving.responses import RecallCache
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from ops.page import Inputs, Pages
 
 UI_PATH = "/ui"
 WAIT_SECONDS = 10.0  # a request waits this long for a first computation, then gets ...
@@ -37,6 +43,11 @@ ui_app = FastAPI(title="winback-ui", docs_url=None, redoc_url=None, openapi_url=
 def page_inputs(config: DatasetConfig, serving: Serving, recall: RecallCache) -> Inputs:
     """The page's inputs for a served pair: scores and the recall list from `recall` (what
     /recall_list uses), the event log as the last `winback validate` left it."""
+    from features.engine import DuckDBEngine
+    from features.loading import canonical_events, last_prepared
+    from ops.campaigns import stamp
+    from ops.page import Inputs
+
     policy_path = recall.policy_path
     policy = load_policy(policy_path) if policy_path is not None else None
     prepared = last_prepared(config)
@@ -83,9 +94,22 @@ class UiPages:
 
     def __init__(self, config: DatasetConfig, folder: Path | None = None) -> None:
         self.config = config
-        self.pages = Pages(folder or cache_folder(config))
+        self.folder = folder
+        self._pages: Pages | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pages(self) -> Pages:
+        with self._lock:
+            if self._pages is None:
+                from ops.page import Pages, cache_folder
+
+                self._pages = Pages(self.folder or cache_folder(self.config))
+            return self._pages
 
     def respond(self, section: str, source: ServingSource, recall: RecallCache) -> Response:
+        from ops.page import LABELS
+
         if section not in LABELS:
             known = ", ".join(f"{UI_PATH}/{name}" for name in LABELS)
             return HTMLResponse(html.problem(f"no page {section!r}; pages: {known}"), 404)
