@@ -375,13 +375,15 @@ def print_cycle(result: CycleResult) -> None:
     console.print("; ".join(sent), soft_wrap=True)
     for review in summary.get("reviews", []) if not result.already_done else []:
         found = ", ".join(
-            f"{row['strategy']} {_pts(row['uplift'])} pts [{_pts(row['ci_low'])}, "
-            f"{_pts(row['ci_high'])}]"
+            f"{row['strategy']} {_pts(row['uplift'])} [{_pts(row['ci_low'])}, "
+            f"{_pts(row['ci_high'])}] ({row['treated']}/{row['control']})"
             for row in review["returns"]
+            if row["uplift"] is not None
         )
+        stages = "returns" if review["stages"] == [0] else f"days after {review['stages']}"
         console.print(
-            f"reviewed the campaigns of {review['campaign_day']} (stages {review['stages']}): "
-            f"{found}",
+            f"reviewed the campaigns of {review['campaign_day']} ({stages}): "
+            f"{found or 'no strategy with both groups'}",
             soft_wrap=True,
         )
     pooled = summary.get("pooled")
@@ -395,47 +397,44 @@ def print_cycle(result: CycleResult) -> None:
 
 
 def _print_pooled(pooled: dict[str, Any]) -> None:
-    """Pooled reviews: per strategy, each outcome known so far as treated - control."""
+    """Every reviewed campaign pooled: per outcome (rows) and strategy (columns), treated -
+    control with its interval, for the outcomes known so far."""
     first, last = pooled["campaign_days"]
     table = Table(
-        title=f"all reviewed campaigns, {first} to {last}: treated - control, points [95% CI]",
+        title=f"all reviewed campaigns, {first} to {last}: treated - control, points "
+        "(value: money) [95% CI]",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("strategy", no_wrap=True)
-    table.add_column("treated/control", justify="right")
-    rows: dict[str, dict[str, str]] = {}
-    outcomes: list[str] = []
+    cells: dict[str, dict[str, str]] = {}
+    strategies: list[str] = []
     later: dict[str, str] = {}
     for row in pooled["durable"]:
-        outcome = row["outcome"]
+        outcome, strategy = row["outcome"], row["strategy"]
+        if strategy not in strategies:
+            strategies.append(strategy)
         if row["difference"] is None:
             later.setdefault(outcome, str(row["matures_on"]))
             continue
-        if outcome not in outcomes:
-            outcomes.append(outcome)
         if outcome == "value":
             cell = f"{row['difference']:+,.2f} [{row['ci_low']:+,.2f}, {row['ci_high']:+,.2f}]"
         else:
             cell = f"{_pts(row['difference'])} [{_pts(row['ci_low'])}, {_pts(row['ci_high'])}]"
-        cells = rows.setdefault(row["strategy"], {})
-        cells[outcome] = cell
+        cells.setdefault(outcome, {})[strategy] = cell + (" *" if row["significant"] else "")
         if outcome == "returned":
-            cells["counts"] = f"{row['treated']:,}/{row['control']:,}"
-    for outcome in outcomes:
-        table.add_column(outcome, justify="right", no_wrap=True)
-    for strategy, cells in rows.items():
-        table.add_row(
-            strategy, cells.get("counts", ""), *(cells.get(outcome, "") for outcome in outcomes)
-        )
+            counts = cells.setdefault("treated/control", {})
+            counts[strategy] = f"{row['treated']:,}/{row['control']:,}"
+    table.add_column("outcome", no_wrap=True)
+    for strategy in strategies:
+        table.add_column(strategy, justify="right", no_wrap=True)
+    for outcome in ("treated/control", *(o for o in cells if o != "treated/control")):
+        table.add_row(outcome, *(cells[outcome].get(s, "") for s in strategies))
     console.print(table)
-    waiting = ", ".join(
-        f"{outcome} (all from {day})" for outcome, day in later.items() if outcome not in outcomes
-    )
+    waiting = ", ".join(f"{outcome} (from {day})" for outcome, day in later.items())
     if waiting:
-        console.print(f"not known yet: {waiting}", soft_wrap=True)
-    console.print(f"report: {pooled['report']}", soft_wrap=True)
+        console.print(f"not known for every campaign yet: {waiting}", soft_wrap=True)
+    console.print(f"* the interval excludes 0; report: {pooled['report']}", soft_wrap=True)
 
 
 def print_fed(paths: list[Path], planted: dict[Any, int], until: object) -> None:
