@@ -101,7 +101,8 @@ def test_rollup_shares_per_layer_equal_a_direct_count(frame: pd.DataFrame) -> No
 def test_the_list_keeps_the_rule_column_and_words_every_reason(frame: pd.DataFrame) -> None:
     scores = frame[[*SCORE_COLUMNS, "risk_percentile", "rank", "reasons"]]
     listed = recall_list(decisions(scores, _store(frame), policy(), {}))
-    assert RULE not in recall_rows(listed, scores).columns  # absent where decisions lack it
+    kept = recall_rows(listed, scores)  # no uplift champion: every user by the save-rate rule
+    assert (kept[RULE] == "save_rate").all()
     ruled = listed.assign(rule=np.where(np.arange(len(listed)) % 2, "uplift", "save_rate"))
     rows = recall_rows(ruled, scores)
     assert (rows[RULE] == ruled[RULE]).all() and RULE in LIST_FILTERS
