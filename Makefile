@@ -105,7 +105,11 @@ lint: install
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
 
+# hey (Debian) is the serving benchmark's independent HTTP client.
 bench: install system-deps
+	@command -v hey >/dev/null 2>&1 || { \
+	  echo "installing hey for the serving benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey; }
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -28,7 +28,11 @@ def _run(*args: str) -> None:
 
 
 def _monitored(
-    folder: Path, drift: list[str], cutoffs: list[str], as_of: str = "2025-12-20"
+    folder: Path,
+    drift: list[str],
+    cutoffs: list[str],
+    as_of: str = "2025-12-20",
+    trained: str = "start: 2025-03-01, end: 2025-07-01",
 ) -> tuple[int, dict]:
     data, work = folder / "data", folder / "work"
     _run("generate", "--users", "3000", "--days", "365", "--seed", "5", "--out", str(data), *drift)
@@ -41,7 +45,7 @@ def _monitored(
         if not line.startswith(("cutoffs:", "model:", "serving:"))
     ]
     lines += [
-        "cutoffs: {start: 2025-03-01, end: 2025-07-01, step_days: 30}",
+        f"cutoffs: {{{trained}, step_days: 30}}",
         "model: {name: drift-churn, search: {trials: 1}, bootstrap_rounds: 200}",
     ]
     config = folder / "config.yaml"

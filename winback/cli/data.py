@@ -54,8 +54,9 @@ def generate(
     drift: Annotated[
         str | None,
         typer.Option(
-            help="Make the log drift (saved as drift.json): churn-rise (churn base rate"
-            " doubles from the first to the last quarter, later signups shift to casual and"
+            help="Make the log drift (saved as drift.json): churn-rise (churn base"
+            " rate 2.6x as high in the last quarter as in the first, later signups shift"
+            " to casual and"
             " bargain users and the paid channel), mix-shift (only that shift of the mix);"
             " from --drift-from on: segment-drop (the free plan's activity falls to"
             " 30%) or new-channel (every signup comes from a new channel, `influencer`)",
