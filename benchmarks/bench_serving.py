@@ -251,33 +251,41 @@ def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
     }
 
 
+LATENCY_KEYS = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+
+
+def _load_cells(label: str, run: dict[str, Any]) -> list[str]:
+    """One HTTP load's row, hey's or the open loop's: they report the same fields."""
+    latency = run["latency"]
+    return [
+        label,
+        f"{run['rate_rps']:.0f}",
+        f"{run['throughput_rps']:.1f}",
+        str(run["errors"]),
+        *(f"{latency[key]:.2f}" for key in LATENCY_KEYS),
+    ]
+
+
+def _load_lines(title: str, runs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        f"| {title} | Rate (req/s) | Achieved (req/s) | Errors | p50 (ms) | p90 (ms) "
+        "| p99 (ms) | Max (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    return lines + [f"| {' | '.join(_load_cells(label, run))} |" for label, run in runs.items()]
+
+
+def _target_name(rate: float) -> str:
+    return f"hey_p99_1_user_at_{rate:.0f}_ms"
+
+
 def markdown(result: dict[str, Any]) -> str:
     plan = result["plan"]
     lines = [
-        "| hey | Rate (req/s) | Achieved (req/s) | Errors | p50 (ms) | p90 (ms) | p99 (ms) "
-        "| Max (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for label, run in result["hey"].items():
-        latency = run["latency"]
-        lines.append(
-            f"| {label} | {run['rate_rps']:.0f} | {run['throughput_rps']:.1f} | {run['errors']} "
-            f"| {latency['p50_ms']:.2f} | {latency['p90_ms']:.2f} | {latency['p99_ms']:.2f} "
-            f"| {latency['max_ms']:.1f} |"
-        )
-    lines += [
+        *_load_lines("hey", result["hey"]),
         "",
-        "| /score, open loop (this process) | Rate (req/s) | Achieved (req/s) | Errors "
-        "| p50 (ms) | p90 (ms) | p99 (ms) | Max (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *_load_lines("/score, open loop (this process)", result["http"]),
     ]
-    for label, run in result["http"].items():
-        latency = run["latency"]
-        lines.append(
-            f"| {label} | {run['rate_rps']:.0f} | {run['throughput_rps']:.1f} | {run['errors']} "
-            f"| {latency['p50_ms']:.1f} | {latency['p90_ms']:.1f} | {latency['p99_ms']:.1f} "
-            f"| {latency['max_ms']:.1f} |"
-        )
     lines += [
         "",
         "| In process, per call | Rows | p50 (ms) | p99 (ms) |",
@@ -300,11 +308,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"| bare `booster.predict`, same matrix | {scored['bare_predict_s']:.1f} | |",
     ]
     ratio = result["targets"]["batch_vs_predict"]
+    hey_targets = [(rate, result["targets"][_target_name(rate)]) for rate in MAX_P99_MS]
     latency_targets = [
-        f"at {rate:.0f} req/s p99 ≤ {limit:.0f} ms: "
-        f"{result['targets'][f'hey_p99_1_user_at_{rate:.0f}_ms']['value']:.2f} ms "
-        f"({'met' if result['targets'][f'hey_p99_1_user_at_{rate:.0f}_ms']['met'] else 'NOT met'})"
-        for rate, limit in MAX_P99_MS.items()
+        f"at {rate:.0f} req/s p99 ≤ {target['max']:.0f} ms: {target['value']:.2f} ms "
+        f"({'met' if target['met'] else 'NOT met'})"
+        for rate, target in hey_targets
     ]
     lines += [
         "",
@@ -333,32 +341,18 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def show(result: dict[str, Any]) -> None:
-    heyed = Table(title="hey (independent client)")
-    for heading in ("load", "achieved", "errors", "p50", "p90", "p99", "max"):
-        heyed.add_column(heading, justify="right")
-    for label, run in result["hey"].items():
-        latency = run["latency"]
-        heyed.add_row(
-            label,
-            f"{run['throughput_rps']:.1f}",
-            str(run["errors"]),
-            *(f"{latency[key]:.2f}" for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
-        )
-    console.print(heyed)
-    table = Table(title="/score over HTTP (open loop)")
-    for heading in ("request", "rate", "achieved", "errors", "p50", "p90", "p99", "max"):
+def _load_table(title: str, runs: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title=title)
+    for heading in ("load", "rate", "achieved", "errors", "p50", "p90", "p99", "max"):
         table.add_column(heading, justify="right")
-    for label, run in result["http"].items():
-        latency = run["latency"]
-        table.add_row(
-            label,
-            f"{run['rate_rps']:.0f}",
-            f"{run['throughput_rps']:.1f}",
-            str(run["errors"]),
-            *(f"{latency[key]:.1f}" for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
-        )
-    console.print(table)
+    for label, run in runs.items():
+        table.add_row(*_load_cells(label, run))
+    return table
+
+
+def show(result: dict[str, Any]) -> None:
+    console.print(_load_table("hey (independent client)", result["hey"]))
+    console.print(_load_table("/score over HTTP (open loop)", result["http"]))
     floor = Table(title="in process, ms per call (p50 / p99)")
     floor.add_column("rows")
     names = list(next(iter(result["in_process"].values())))
@@ -406,7 +400,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         run = heyed[f"1-user /score @ {rate:.0f}"]
         p99 = run["latency"].get("p99_ms", float("inf"))
         met = p99 <= limit and run["kept_up"] and run["errors"] == 0
-        targets[f"hey_p99_1_user_at_{rate:.0f}_ms"] = {"value": p99, "max": limit, "met": met}
+        targets[_target_name(rate)] = {"value": p99, "max": limit, "met": met}
     result: dict[str, Any] = {
         "benchmark": "serving",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
