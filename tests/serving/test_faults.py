@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +54,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+@pytest.fixture(autouse=True)
+def settled(server: Server) -> None:
+    """Every test starts from workers that agree on the registry's champion and the live
+    store, so one test's failure is reported once, not again by each test after it."""
+    converge(server, champion(server), live_store(server))
+
+
 def fresh(server: Server, method: str, path: str, **kwargs: object) -> httpx.Response:
     """A request on a new connection, so successive calls reach either worker."""
     return httpx.request(method, server.url + path, headers=HEADERS, timeout=30, **kwargs)  # type: ignore[arg-type]
@@ -76,6 +83,15 @@ def converge(server: Server, version: str, store: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"workers did not converge on v{version}/{store}: {pairs}")
+
+
+def until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Workers poll on their own clocks: a state one of them reports is waited for, never
+    assumed to be there on the next request."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
 
 
 def champion(server: Server) -> str:
@@ -181,8 +197,12 @@ def test_a_champion_whose_artifacts_are_gone_is_refused_until_they_are_back(
             reload = fresh(server, "POST", "/admin/reload", json={})
             assert reload.status_code == 503, reload.text
             assert "could not be loaded" in reload.text and reload.json()["version"] == old
-            info = fresh(server, "GET", "/model").json()
-            assert info["version"] == old and not info["refresh"]["ok"]
+            until(
+                lambda: not fresh(server, "GET", "/model").json()["refresh"]["ok"],
+                CONVERGE_SECONDS,
+                "/model never reported the refused champion",
+            )
+            assert fresh(server, "GET", "/model").json()["version"] == old
             assert failures_counted(server, "PairError") > before
         finally:
             moved.rename(artifacts)
@@ -201,11 +221,13 @@ def test_a_truncated_store_manifest_keeps_the_old_store_until_it_is_repaired(
     manifest.write_text(text[: len(text) // 2])
     with scoring(server) as calls:
         make_current(folder)
-        reload = fresh(server, "POST", "/admin/reload", json={})
-        assert reload.status_code == 503, reload.text
-        assert "manifest is unreadable" in reload.text
-        assert served_pairs(server) == {(version, old_store)}
-        manifest.write_text(text)
+        try:
+            reload = fresh(server, "POST", "/admin/reload", json={})
+            assert reload.status_code == 503, reload.text
+            assert "manifest is unreadable" in reload.text
+            assert served_pairs(server) == {(version, old_store)}
+        finally:
+            manifest.write_text(text)
         converge(server, version, folder.name)
     assert calls.failures == []
 
@@ -219,13 +241,15 @@ def test_a_new_store_with_a_garbage_sqlite_file_is_refused_and_readiness_stays_g
     (folder / "store.sqlite").write_bytes(os.urandom(64 * 1024))
     with scoring(server) as calls:
         make_current(folder)
-        reload = fresh(server, "POST", "/admin/reload", json={})
-        assert reload.status_code == 503, reload.text
-        assert "unreadable" in reload.text or "damaged" in reload.text
-        for _ in range(10):
-            assert httpx.get(server.url + "/readyz", timeout=5).status_code == 200
-        assert served_pairs(server) == {(version, old_store)}
-        (folder / "store.sqlite").write_bytes(good)
+        try:
+            reload = fresh(server, "POST", "/admin/reload", json={})
+            assert reload.status_code == 503, reload.text
+            assert "unreadable" in reload.text or "damaged" in reload.text
+            for _ in range(10):
+                assert httpx.get(server.url + "/readyz", timeout=5).status_code == 200
+            assert served_pairs(server) == {(version, old_store)}
+        finally:
+            (folder / "store.sqlite").write_bytes(good)
         converge(server, version, folder.name)
     assert calls.failures == []
 
@@ -252,14 +276,17 @@ def test_random_bytes_in_the_live_store_turn_readiness_red_and_scores_503_not_50
         with live.open("r+b") as handle:
             handle.seek((size // 2) // 4096 * 4096)
             handle.write(os.urandom(3 * 4096))
-        wait_readiness(server, 503)
-        response = fresh(server, "POST", "/score", json={"user_ids": ["u0000001"]})
-        assert response.status_code == 503, response.text  # BentoML hides 5xx texts
-        deadline = time.monotonic() + 10
-        while not fresh(server, "GET", "/model").json()["refresh"]["damaged"]:
-            assert time.monotonic() < deadline, "/model never said the store is damaged"
-            time.sleep(0.3)
-        make_current(spare)
+        try:
+            wait_readiness(server, 503)
+            response = fresh(server, "POST", "/score", json={"user_ids": ["u0000001"]})
+            assert response.status_code == 503, response.text  # BentoML hides 5xx texts
+            until(
+                lambda: fresh(server, "GET", "/model").json()["refresh"]["damaged"],
+                10,
+                "/model never said the store is damaged",
+            )
+        finally:
+            make_current(spare)
         wait_readiness(server, 200, seconds=CONVERGE_SECONDS)
         converge(server, version, spare.name)
     assert calls.failures == []
@@ -291,10 +318,11 @@ def test_a_registry_outage_never_slows_scoring_or_model_info(server: Server) -> 
             timed = list(pool.map(lambda _: timed_model_call(server), range(100)))
         assert max(seconds for seconds, _ in timed) < 3
         assert {info["version"] for _, info in timed} == {version}
-        deadline = time.monotonic() + 20
-        while fresh(server, "GET", "/model").json()["refresh"]["ok"]:
-            assert time.monotonic() < deadline, "the outage was never reported"
-            time.sleep(0.5)
+        until(
+            lambda: not fresh(server, "GET", "/model").json()["refresh"]["ok"],
+            20,
+            "the outage was never reported",
+        )
         error = fresh(server, "GET", "/model").json()["refresh"]["last_error"]
         assert "unreachable" in error and "train one" not in error
     converge(server, version, store)
@@ -326,10 +354,11 @@ def test_a_corrupt_registry_database_is_reported_as_corrupt_not_as_no_champion(
         finally:
             with database.open("r+b") as handle:
                 handle.write(good)
-        deadline = time.monotonic() + CONVERGE_SECONDS
-        while not all(fresh(server, "GET", "/model").json()["refresh"]["ok"] for _ in range(10)):
-            assert time.monotonic() < deadline, "the poller never recovered"
-            time.sleep(0.5)
+        until(
+            lambda: all(fresh(server, "GET", "/model").json()["refresh"]["ok"] for _ in range(10)),
+            CONVERGE_SECONDS,
+            "the poller never recovered",
+        )
     converge(server, version, store)
     assert calls.failures == []
 
