@@ -23,7 +23,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -142,7 +142,9 @@ def parse_manifest(text: str) -> StoreVersion:
 
 
 def read_manifest(folder: Path) -> StoreVersion:
-    return parse_manifest((folder / "manifest.json").read_text())
+    """The folder it was read from wins over the one it records: a workdir moved or restored
+    elsewhere serves its own files, never the ones left where it was written."""
+    return replace(parse_manifest((folder / "manifest.json").read_text()), folder=str(folder))
 
 
 def new_version(

@@ -21,6 +21,7 @@ from features.snapshots import catalog
 from features.spec import Feature, feature_set
 from features.synthetic import generate, write
 from tests.servers import MlflowServer, launch_mlflow, postgres_server, redis_server, stop_mlflow
+from tests.serving.served import prepare_template
 from tests.trained import SPEC, ConfigFactory, config_data
 from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
@@ -78,6 +79,15 @@ def mlflow_server(_fleet_registry: MlflowServer | Exception | None) -> TrackingS
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained champion and a live store on a 1,500-user log, built once: each service
+    test serves its own copy (`tests.serving.served.copy_service`)."""
+    folder = tmp_path_factory.mktemp("served-template")
+    prepare_template(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,17 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_soak import MAX_GROWTH, plot, soak
-from features.synthetic import SyntheticSpec
-from tests.serving.served import prepare_service, serve
+from tests.serving.served import copy_service, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_memory_stays_flat_under_a_short_soak(tmp_path: Path) -> None:
-    spec = SyntheticSpec(users=1500, days=330, seed=5)
-    config = prepare_service(tmp_path, spec, cutoffs_start="2025-06-01")
+def test_memory_stays_flat_under_a_short_soak(tmp_path: Path, served_template: Path) -> None:
+    config = copy_service(served_template, tmp_path)
     with serve(config, tmp_path / "server.log") as server:
-        result = soak(server, total=4_000, warmup=1_000, every=500, concurrency=4)
+        result = soak(server, total=2_500, warmup=1_000, every=250, concurrency=4)
     assert result.run.errors == 0, result.run.error_samples
-    assert [done for done, _ in result.samples] == list(range(0, 4_001, 500))
+    assert [done for done, _ in result.samples] == list(range(0, 2_501, 250))
     assert result.growth <= MAX_GROWTH, result.report()["rss_mb_by_requests"]
     plot(result, tmp_path / "soak.png")
     assert (tmp_path / "soak.png").stat().st_size > 0

@@ -3,8 +3,8 @@ scores continuously: the pair in use keeps answering, the failure is reported (/
 /admin/reload, /metrics, the log), and once the cause is gone every worker ends on the same
 champion and store without a restart.
 
-The module's server starts on v1 with v2 trained beside it; tests promote "the other"
-version, so they do not depend on their order.
+The module's server starts on v1 with v2 registered beside it (a copy of v1's files); tests
+promote "the other" version, so they do not depend on their order.
 """
 
 from __future__ import annotations
@@ -23,35 +23,50 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from artifact.registry import CHAMPION, champion_version
 from artifact.tracking import DATABASE_FILE, resolve_store
-from core.config import load_config
-from features.synthetic import SyntheticSpec, generate, write
+from core.config import DatasetConfig, load_config
 from serving.online_store import CURRENT, current_version, store_root
-from tests.serving.served import TOKEN, Server, serve, train_and_materialize, write_config
+from tests.serving.served import (
+    TEMPLATE_CUTOFFS,
+    TOKEN,
+    Server,
+    copy_service,
+    serve,
+    write_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SERVING = "{poll_seconds: 0.5}"
 CONVERGE_SECONDS = 45.0  # retries back off to 30 s at most; these faults last seconds
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, served_template: Path) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("faults")
-    data = folder / "data"
-    write(generate(SyntheticSpec(users=800, days=330, seed=11)), data)
-    first = write_config(folder, data, serving=SERVING, cutoffs_start="2025-06-01")
-    train_and_materialize(first)
-    train_and_materialize(write_config(folder, data, seed=7, cutoffs_start="2025-06-01"))
-    registry = resolve_store(load_config(first), environ={})
-    registry.client().set_registered_model_alias("svc-churn", CHAMPION, "1")
-    with serve(first, folder / "server.log") as running:
+    config = copy_service(served_template, folder, serving=SERVING)
+    register_a_copy(load_config(config), folder / "v2")
+    with serve(config, folder / "server.log") as running:
         yield running
+
+
+def register_a_copy(config: DatasetConfig, folder: Path) -> None:
+    """Version 2: version 1's files copied to `folder` and registered from there, so a test
+    can take one version's artifacts away while the other's stay (a second training would
+    add a minute and test nothing more here)."""
+    client = resolve_store(config, environ={}).client()
+    source = client.get_model_version_download_uri("svc-churn", "1").removeprefix("file://")
+    shutil.copytree(source, folder)
+    run_id = client.get_model_version("svc-churn", "1").run_id
+    assert str(client.create_model_version("svc-churn", str(folder), run_id).version) == "2"
+    assert champion_version(resolve_store(config, environ={}), "svc-churn") == "1"
 
 
 @pytest.fixture(autouse=True)
@@ -85,13 +100,20 @@ def converge(server: Server, version: str, store: str) -> None:
     raise AssertionError(f"workers did not converge on v{version}/{store}: {pairs}")
 
 
-def until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+def until(probe: Callable[[], T | None], seconds: float, what: str) -> T:
     """Workers poll on their own clocks: a state one of them reports is waited for, never
-    assumed to be there on the next request."""
+    assumed to be there on the next request; the answer that showed it is returned."""
     deadline = time.monotonic() + seconds
-    while not condition():
+    while (found := probe()) is None:
         assert time.monotonic() < deadline, what
         time.sleep(0.3)
+    return found
+
+
+def failing_refresh(server: Server) -> dict[str, Any] | None:
+    """/model's refresh state from one worker, if that worker reports a failure."""
+    refresh: dict[str, Any] = fresh(server, "GET", "/model").json()["refresh"]
+    return None if refresh["ok"] else refresh
 
 
 def champion(server: Server) -> str:
@@ -198,7 +220,7 @@ def test_a_champion_whose_artifacts_are_gone_is_refused_until_they_are_back(
             assert reload.status_code == 503, reload.text
             assert "could not be loaded" in reload.text and reload.json()["version"] == old
             until(
-                lambda: not fresh(server, "GET", "/model").json()["refresh"]["ok"],
+                lambda: failing_refresh(server),
                 CONVERGE_SECONDS,
                 "/model never reported the refused champion",
             )
@@ -281,7 +303,7 @@ def test_random_bytes_in_the_live_store_turn_readiness_red_and_scores_503_not_50
             response = fresh(server, "POST", "/score", json={"user_ids": ["u0000001"]})
             assert response.status_code == 503, response.text  # BentoML hides 5xx texts
             until(
-                lambda: fresh(server, "GET", "/model").json()["refresh"]["damaged"],
+                lambda: fresh(server, "GET", "/model").json()["refresh"]["damaged"] or None,
                 10,
                 "/model never said the store is damaged",
             )
@@ -318,12 +340,8 @@ def test_a_registry_outage_never_slows_scoring_or_model_info(server: Server) -> 
             timed = list(pool.map(lambda _: timed_model_call(server), range(100)))
         assert max(seconds for seconds, _ in timed) < 3
         assert {info["version"] for _, info in timed} == {version}
-        until(
-            lambda: not fresh(server, "GET", "/model").json()["refresh"]["ok"],
-            20,
-            "the outage was never reported",
-        )
-        error = fresh(server, "GET", "/model").json()["refresh"]["last_error"]
+        refresh = until(lambda: failing_refresh(server), 20, "the outage was never reported")
+        error = refresh["last_error"]
         assert "unreachable" in error and "train one" not in error
     converge(server, version, store)
     assert calls.failures == []
@@ -355,7 +373,7 @@ def test_a_corrupt_registry_database_is_reported_as_corrupt_not_as_no_champion(
             with database.open("r+b") as handle:
                 handle.write(good)
         until(
-            lambda: all(fresh(server, "GET", "/model").json()["refresh"]["ok"] for _ in range(10)),
+            lambda: all(failing_refresh(server) is None for _ in range(10)) or None,
             CONVERGE_SECONDS,
             "the poller never recovered",
         )
@@ -388,8 +406,8 @@ def read_only(folder: Path) -> Iterator[None]:
 
 
 def test_serve_on_a_read_only_workdir_exits_with_one_line(server: Server, tmp_path: Path) -> None:
-    data = server.config_path.parent / "data"
-    config = write_config(tmp_path, data, serving=SERVING, cutoffs_start="2025-06-01")
+    data = Path(server.config.events.path).parent
+    config = write_config(tmp_path, data, serving=SERVING, cutoffs_start=TEMPLATE_CUTOFFS)
     shutil.copytree(server.config.workdir_path, tmp_path / "work")
     with read_only(tmp_path / "work"):
         done = run_serve(config)
@@ -398,8 +416,8 @@ def test_serve_on_a_read_only_workdir_exits_with_one_line(server: Server, tmp_pa
 
 
 def test_serve_without_a_champion_exits_with_one_line(server: Server, tmp_path: Path) -> None:
-    data = server.config_path.parent / "data"
-    config = write_config(tmp_path, data, name="nobody-churn", cutoffs_start="2025-06-01")
+    data = Path(server.config.events.path).parent
+    config = write_config(tmp_path, data, name="nobody-churn", cutoffs_start=TEMPLATE_CUTOFFS)
     done = run_serve(config)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "has no champion" in done.stderr and "Traceback" not in done.stderr

@@ -1,7 +1,8 @@
 """The real service: `winback serve` as a process on a free loopback port, over HTTP.
 
-Setup is the real pipeline on a small synthetic log: validate, train (MLflow on SQLite),
-materialize the online store. Then every API, the error cases, auth, batch/service
+Setup is the real pipeline on a small synthetic log, run once per session for the service
+tests (`served_template`: train with MLflow on SQLite, materialize the online store), served
+from this module's own copy of its workdir. Then every API, the error cases, auth, batch/service
 agreement, and a champion swap under continuous requests with zero failures.
 """
 
@@ -23,7 +24,6 @@ from artifact.registry import CHAMPION
 from artifact.tracking import resolve_store
 from core.config import load_config
 from features.engine import DuckDBEngine
-from features.synthetic import SyntheticSpec, generate, write
 from recall.campaign import decisions
 from recall.policy import load_policy
 from recall.scores import read_scores
@@ -32,7 +32,7 @@ from serving.batch import score_all, write_scores
 from serving.model_source import Serving, ServingSource
 from serving.online_store import current_version, open_store, read_all, store_root
 from serving.responses import RecallCache, recall_list
-from tests.serving.served import Server, serve, train_and_materialize
+from tests.serving.served import TEMPLATE_CUTOFFS, Server, copy_service, serve
 from tests.serving.served import write_config as write_service_config
 from training.pipeline import train
 from winback.cli.main import app
@@ -42,11 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 OPTED_OUT = [f"u{i:07d}" for i in range(1, 301)]
 
 
-def write_config(folder: Path, seed: int = 42) -> Path:
-    serving = f"{{max_batch: 50, poll_seconds: 0.5, recall_policy: {write_policy(folder)}}}"
-    return write_service_config(
-        folder, folder / "data", seed=seed, serving=serving, cutoffs_start="2025-06-01"
-    )
+def serving_section(folder: Path) -> str:
+    return f"{{max_batch: 50, poll_seconds: 0.5, recall_policy: {write_policy(folder)}}}"
 
 
 def write_policy(folder: Path) -> Path:
@@ -60,11 +57,9 @@ def write_policy(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, served_template: Path) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("service")
-    write(generate(SyntheticSpec(users=1500, days=330, seed=11)), folder / "data")
-    config_path = write_config(folder)
-    train_and_materialize(config_path)
+    config_path = copy_service(served_template, folder, serving_section(folder))
     with serve(config_path, folder / "server.log") as running:
         yield running
 
@@ -367,7 +362,7 @@ def test_model_endpoint_describes_the_champion(server: Server) -> None:
 
 
 def test_a_new_champion_is_swapped_in_under_load_without_failed_requests(
-    server: Server, store_rows: pd.DataFrame
+    server: Server, store_rows: pd.DataFrame, served_template: Path
 ) -> None:
     users = store_rows[store_rows.status == "active"].user_id.head(5).tolist()
     failures: list[str] = []
@@ -387,7 +382,15 @@ def test_a_new_champion_is_swapped_in_under_load_without_failed_requests(
     for worker in workers:
         worker.start()
     try:
-        config = load_config(write_config(server.config_path.parent, seed=7))
+        folder = server.config_path.parent
+        second = write_service_config(
+            folder,
+            served_template / "data",
+            seed=7,
+            serving=serving_section(folder),
+            cutoffs_start=TEMPLATE_CUTOFFS,
+        )
+        config = load_config(second)
         store = resolve_store(config)
         result = train(config, DuckDBEngine(), store)
         store.client().set_registered_model_alias("svc-churn", CHAMPION, result.version)
