@@ -24,7 +24,7 @@ def test_the_small_run_boosts_the_same_rounds_three_ways(
     timed = tmp_path / "timed.yaml"  # its workdir is replaced by the benchmark's
     timed.write_text(yaml.safe_dump(config_data(synthetic_dir, tmp_path / "unused")))
     monkeypatch.setattr(bench_training, "CDNOW_CONFIG", timed)
-    monkeypatch.setattr(training_data, "SMALL", data.Size(users=2_000, days=365))
+    monkeypatch.setattr(training_data, "SMALL", data.Size(users=1_200, days=365))
 
     assert bench_training.main(small=True, runs=1) == 0
 

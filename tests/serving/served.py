@@ -58,8 +58,9 @@ def write_config(
     text = text.replace("workdir: ../.winback/demo", f"workdir: {folder / 'work'}")
     text = re.sub(r"^(cutoffs: \{start: )[0-9-]+", rf"\g<1>{cutoffs_start}", text, flags=re.M)
     text = re.sub(r"^(model|serving):.*\n", "", text, flags=re.M)
-    # One booster setting: serving is under test here, not the backtest's search.
-    model = f"{{name: {name}, seed: {seed}, search: {{trials: 1}}}}"
+    # One booster setting, fewer resamples: serving is under test here, not the backtest's
+    # search or the intervals.
+    model = f"{{name: {name}, seed: {seed}, search: {{trials: 1}}, bootstrap_rounds: 200}}"
     text += f"model: {model}\nserving: {serving}\n"
     path = folder / f"config-{seed}.yaml"
     path.write_text(text)
