@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +48,18 @@ def test_lookup_returns_known_users_and_omits_unknown_ones(tmp_path: Path) -> No
     assert "label" not in rows.columns and rows.loc["c", "cutoff"] == "2024-03-01"
     nobody = store.lookup([])
     assert "recency_days" in nobody and all(len(values) == 0 for values in nobody.values())
+
+
+def test_a_moved_store_reads_its_own_files_not_the_ones_where_it_was_written(
+    tmp_path: Path,
+) -> None:
+    write_version(tmp_path / "here", table(["a"], [1.0]), dt.date(2024, 3, 1), CATALOG)
+    shutil.copytree(tmp_path / "here", tmp_path / "there")
+    write_version(tmp_path / "here", table(["a"], [9.0]), dt.date(2024, 3, 1), CATALOG)
+    shutil.rmtree(tmp_path / "here")
+    moved = current_version(tmp_path / "there")
+    assert Path(moved.folder).parent == tmp_path / "there"
+    assert OnlineStore(moved).lookup(["a"])["recency_days"].tolist() == [1.0]
 
 
 def test_a_new_version_becomes_current_and_the_old_one_stays_readable(tmp_path: Path) -> None:
