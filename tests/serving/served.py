@@ -131,16 +131,25 @@ TEMPLATE_SPEC = SyntheticSpec(users=1500, days=330, seed=11)
 TEMPLATE_CUTOFFS = "2025-06-01"
 
 
-def prepare_template(folder: Path) -> Path:
-    """The log, champion and store that the service tests share (`served_template`)."""
-    return prepare_service(folder, TEMPLATE_SPEC, cutoffs_start=TEMPLATE_CUTOFFS)
+def template_config(
+    template: Path, folder: Path, serving: str = "{}", seed: int = 42, name: str = "svc-churn"
+) -> Path:
+    """A config in `folder` on the template's log and cutoffs (its workdir `folder/work`)."""
+    return write_config(
+        folder,
+        template / "data",
+        name=name,
+        seed=seed,
+        serving=serving,
+        cutoffs_start=TEMPLATE_CUTOFFS,
+    )
 
 
 def copy_service(template: Path, folder: Path, serving: str = "{}") -> Path:
     """A config in `folder` over its own copy of the template's workdir (registry, store):
     a test may promote, corrupt or retrain there. The log is the template's, read only."""
     shutil.copytree(template / "work", folder / "work")
-    return write_config(folder, template / "data", serving=serving, cutoffs_start=TEMPLATE_CUTOFFS)
+    return template_config(template, folder, serving)
 
 
 @dataclass

@@ -32,14 +32,7 @@ from artifact.registry import CHAMPION, champion_version
 from artifact.tracking import DATABASE_FILE, resolve_store
 from core.config import DatasetConfig, load_config
 from serving.online_store import CURRENT, current_version, store_root
-from tests.serving.served import (
-    TEMPLATE_CUTOFFS,
-    TOKEN,
-    Server,
-    copy_service,
-    serve,
-    write_config,
-)
+from tests.serving.served import TOKEN, Server, copy_service, serve, template_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SERVING = "{poll_seconds: 0.5}"
@@ -61,12 +54,13 @@ def register_a_copy(config: DatasetConfig, folder: Path) -> None:
     """Version 2: version 1's files copied to `folder` and registered from there, so a test
     can take one version's artifacts away while the other's stay (a second training would
     add a minute and test nothing more here)."""
-    client = resolve_store(config, environ={}).client()
+    store = resolve_store(config, environ={})
+    client = store.client()
     source = client.get_model_version_download_uri("svc-churn", "1").removeprefix("file://")
     shutil.copytree(source, folder)
     run_id = client.get_model_version("svc-churn", "1").run_id
     assert str(client.create_model_version("svc-churn", str(folder), run_id).version) == "2"
-    assert champion_version(resolve_store(config, environ={}), "svc-churn") == "1"
+    assert champion_version(store, "svc-churn") == "1"
 
 
 @pytest.fixture(autouse=True)
@@ -405,9 +399,10 @@ def read_only(folder: Path) -> Iterator[None]:
         subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_serve_on_a_read_only_workdir_exits_with_one_line(server: Server, tmp_path: Path) -> None:
-    data = Path(server.config.events.path).parent
-    config = write_config(tmp_path, data, serving=SERVING, cutoffs_start=TEMPLATE_CUTOFFS)
+def test_serve_on_a_read_only_workdir_exits_with_one_line(
+    server: Server, served_template: Path, tmp_path: Path
+) -> None:
+    config = template_config(served_template, tmp_path, SERVING)
     shutil.copytree(server.config.workdir_path, tmp_path / "work")
     with read_only(tmp_path / "work"):
         done = run_serve(config)
@@ -415,9 +410,10 @@ def test_serve_on_a_read_only_workdir_exits_with_one_line(server: Server, tmp_pa
     assert "is not writable" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_serve_without_a_champion_exits_with_one_line(server: Server, tmp_path: Path) -> None:
-    data = Path(server.config.events.path).parent
-    config = write_config(tmp_path, data, name="nobody-churn", cutoffs_start=TEMPLATE_CUTOFFS)
+def test_serve_without_a_champion_exits_with_one_line(
+    server: Server, served_template: Path, tmp_path: Path
+) -> None:
+    config = template_config(served_template, tmp_path, name="nobody-churn")
     done = run_serve(config)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "has no champion" in done.stderr and "Traceback" not in done.stderr

@@ -32,8 +32,7 @@ from serving.batch import score_all, write_scores
 from serving.model_source import Serving, ServingSource
 from serving.online_store import current_version, open_store, read_all, store_root
 from serving.responses import RecallCache, recall_list
-from tests.serving.served import TEMPLATE_CUTOFFS, Server, copy_service, serve
-from tests.serving.served import write_config as write_service_config
+from tests.serving.served import Server, copy_service, serve, template_config
 from training.pipeline import train
 from winback.cli.main import app
 
@@ -382,15 +381,7 @@ def test_a_new_champion_is_swapped_in_under_load_without_failed_requests(
     for worker in workers:
         worker.start()
     try:
-        folder = server.config_path.parent
-        second = write_service_config(
-            folder,
-            served_template / "data",
-            seed=7,
-            serving=serving_section(folder),
-            cutoffs_start=TEMPLATE_CUTOFFS,
-        )
-        config = load_config(second)
+        config = load_config(template_config(served_template, server.config_path.parent, seed=7))
         store = resolve_store(config)
         result = train(config, DuckDBEngine(), store)
         store.client().set_registered_model_alias("svc-churn", CHAMPION, result.version)
