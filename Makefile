@@ -103,7 +103,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: install system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # hey (Debian) is the serving benchmark's independent HTTP client.
 bench: install system-deps

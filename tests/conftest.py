@@ -22,6 +22,7 @@ from features.spec import Feature, feature_set
 from features.synthetic import generate, write
 from tests.servers import MlflowServer, launch_mlflow, postgres_server, redis_server, stop_mlflow
 from tests.serving.served import TEMPLATE_CUTOFFS, TEMPLATE_SPEC, prepare_service
+from tests.tracking_seed import seeded
 from tests.trained import SPEC, ConfigFactory, config_data
 from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
@@ -86,6 +87,7 @@ def served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained champion and a live store on a 1,500-user log, built once: each service
     test serves its own copy (`tests.serving.served.copy_service`)."""
     folder = tmp_path_factory.mktemp("served-template")
+    seeded(folder / "work")
     prepare_service(folder, TEMPLATE_SPEC, cutoffs_start=TEMPLATE_CUTOFFS)
     return folder
 

@@ -20,6 +20,7 @@ from cycle.run import CycleResult, run_cycle
 from cycle.simulated_feed import Fed, feed
 from features.engine import DuckDBEngine
 from features.synthetic import EVENT_COLUMNS, SyntheticSpec, generate, write
+from tests.tracking_seed import seeded
 from tests.trained import SMALL_LOG_BOOSTER
 from training.pipeline import train
 
@@ -143,6 +144,7 @@ def build(root: Path) -> World:
     )
     world.feed(START)
     config = world.config()
+    seeded(config.workdir_path)
     train(config, DuckDBEngine(threads=2), resolve_store(config))
     return world
 

@@ -18,6 +18,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from typer.testing import CliRunner
 
 from serving.ledger import entries, read_entry
+from tests.tracking_seed import seeded
 from winback.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def _run(*args: str) -> None:
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> dict:
     folder = tmp_path_factory.mktemp("cdnow-monitor")
     data = yaml.safe_load((REPO / "configs" / "cdnow.yaml").read_text())
-    data["workdir"] = str(folder / "work")
+    data["workdir"] = str(seeded(folder / "work"))
     data["events"]["path"] = str(LOG)
     data["cutoffs"]["end"] = "1997-12-31"
     # one setting of one family, fewer resamples: what is checked is the monitor's

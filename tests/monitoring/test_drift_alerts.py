@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.tracking_seed import seeded
 from winback.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def _monitored(
     as_of: str = "2025-12-20",
     trained: str = "start: 2025-03-01, end: 2025-07-01",
 ) -> tuple[int, dict]:
-    data, work = folder / "data", folder / "work"
+    data, work = folder / "data", seeded(folder / "work")
     _run("generate", "--users", "3000", "--days", "365", "--seed", "5", "--out", str(data), *drift)
     text = (REPO / "configs" / "demo.yaml").read_text()
     text = text.replace("../.winback/demo/data", str(data))

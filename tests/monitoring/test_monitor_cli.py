@@ -24,6 +24,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from typer.testing import CliRunner
 
 from serving.ledger import entries, read_entry
+from tests.tracking_seed import seeded
 from tests.trained import config_data
 from winback.cli.main import app
 
@@ -45,7 +46,7 @@ def _run(*args: str) -> str:
 def monitored(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     folder = tmp_path_factory.mktemp("monitor")
     config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump(config_data(synthetic_dir, folder / "work")))
+    config.write_text(yaml.safe_dump(config_data(synthetic_dir, seeded(folder / "work"))))
     c = str(config)
     _run("train", "-c", c)
     policy = yaml.safe_load(POLICY.read_text())

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from ops.page import SECTIONS
 from ops.sections import DRAWN_ROWS
 from tests.serving.served import TOKEN, Server, serve
+from tests.tracking_seed import seeded
 from tests.trained import config_data
 from winback.cli.main import app
 
@@ -49,7 +50,7 @@ def workdir(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     policy = yaml.safe_load((REPO / "configs" / "recall.yaml").read_text())
     policy["campaign"] = {"id": CAMPAIGN, "date": DATE}
     (folder / "recall.yaml").write_text(yaml.safe_dump(policy))
-    data = config_data(synthetic_dir, folder / "work")
+    data = config_data(synthetic_dir, seeded(folder / "work"))
     data["serving"] = {"recall_policy": str(folder / "recall.yaml"), "poll_seconds": 0}
     data["monitor"] = {"bootstrap_rounds": 50}
     config = folder / "config.yaml"

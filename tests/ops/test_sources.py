@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from core.config import DatasetConfig
 from monitoring.monitor import report_folder
 from ops.campaigns import summary_path
+from tests.tracking_seed import seeded
 from tests.trained import ConfigFactory, config_data
 from winback.cli.main import app
 
@@ -26,7 +27,7 @@ def test_report_without_a_champion_is_one_line_and_exit_2(
     synthetic_dir: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(config_data(synthetic_dir, tmp_path / "work")))
+    config.write_text(yaml.safe_dump(config_data(synthetic_dir, seeded(tmp_path / "work"))))
     result = CliRunner().invoke(app, ["report", "-c", str(config), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2, result.output
     last = result.output.strip().splitlines()[-1]  # after MLflow's own lines creating its store

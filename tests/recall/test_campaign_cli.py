@@ -20,6 +20,7 @@ from features.synthetic import SyntheticSpec, generate, write
 from serving.materialize import materialize
 from serving.online_store import read_all
 from tests.recall.builders import scores_for
+from tests.tracking_seed import seeded
 from winback.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """6,000 synthetic users, an online store as of the campaign date, and scores for it."""
     root = tmp_path_factory.mktemp("campaign")
+    seeded(root / "work")
     log = generate(SyntheticSpec(users=6_000, days=300, seed=11))
     write(log, root / "data")
     text = (REPO / "configs" / "demo.yaml").read_text()

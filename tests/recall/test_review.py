@@ -21,6 +21,7 @@ from recall.review import ALL, Review, review
 from recall.selection import decide
 from recall.tracking import log_review
 from tests.recall.builders import policy, users
+from tests.tracking_seed import seeded
 
 DATE = dt.date(2025, 9, 1)
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +121,9 @@ def test_the_recall_list_round_trips_through_csv(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_review_is_logged_as_its_own_mlflow_run(result: Review, tmp_path: Path) -> None:
     files = write_report(result, tmp_path / "report")
-    store = TrackingStore(f"sqlite:///{tmp_path / 'mlflow.db'}", (tmp_path / "art").as_uri())
+    store = TrackingStore(
+        f"sqlite:///{seeded(tmp_path) / 'mlflow.db'}", (tmp_path / "art").as_uri()
+    )
     run_id = log_review(result, files, store, "demo-reviews")
     run = mlflow.MlflowClient(store.uri).get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.params["campaign_id"] == "c1"

@@ -35,6 +35,7 @@ from recall.review import ALL, Review, review
 from serving.materialize import materialize
 from serving.online_store import read_all
 from tests.recall.builders import scores_for
+from tests.tracking_seed import seeded
 from uplift.model import Champion
 from uplift.registry import champions, prefix_of
 from winback.cli.main import app
@@ -119,6 +120,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """15,000 users; the first campaign lists every candidate, half held out; the second has a
     budget for about 200 contacts and power-sized control groups."""
     root = tmp_path_factory.mktemp("uplift")
+    seeded(root / "work")
     write(generate(SyntheticSpec(users=15_000, days=300, seed=11)), root / "data")
     text = (REPO / "configs" / "demo.yaml").read_text()
     config = root / "demo.yaml"

@@ -33,6 +33,7 @@ from artifact.tracking import DATABASE_FILE, resolve_store
 from core.config import DatasetConfig, load_config
 from serving.online_store import CURRENT, current_version, store_root
 from tests.serving.served import TOKEN, Server, copy_service, serve, template_config
+from tests.tracking_seed import seeded
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SERVING = "{poll_seconds: 0.5}"
@@ -413,6 +414,7 @@ def test_serve_on_a_read_only_workdir_exits_with_one_line(
 def test_serve_without_a_champion_exits_with_one_line(
     server: Server, served_template: Path, tmp_path: Path
 ) -> None:
+    seeded(tmp_path / "work")
     config = template_config(served_template, tmp_path, name="nobody-churn")
     done = run_serve(config)
     assert done.returncode == 2, done.stdout + done.stderr

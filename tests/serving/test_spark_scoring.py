@@ -41,6 +41,7 @@ from serving.model_source import Serving, ServingSource
 from serving.online_store import OnlineStore, open_store
 from serving.spark_scoring import ScoresPathError, output_uri, score_all_on_spark
 from tests.features.test_spark_engine import TEST_CONF
+from tests.tracking_seed import seeded
 from tests.trained import config_data
 from training.config import SearchConfig
 from training.dataset import assemble, fingerprint, training_cutoffs
@@ -93,6 +94,7 @@ def trained(session: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> 
     own tests), then trained through the CLI with `--engine spark`, which builds the
     snapshots on Spark; the store is materialized on DuckDB."""
     folder = tmp_path_factory.mktemp("spark_scoring")
+    seeded(folder / "work")
     write(generate(SPEC), folder / "data")
     path = write_config(folder, folder / "data")
     config = load_config(path)

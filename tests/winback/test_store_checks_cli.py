@@ -25,6 +25,7 @@ from features.engine import DuckDBEngine
 from serving.model_source import ServingSource
 from serving.online_store import CURRENT, current_version, open_store
 from serving.probe import PairError
+from tests.tracking_seed import seeded
 from tests.trained import config_data
 from training.pipeline import train
 from winback.cli.main import app
@@ -36,7 +37,7 @@ GOOD_CUTOFF = "2025-08-01"  # the log runs 2025-01-01 to 2025-08-28
 @pytest.fixture(scope="module")
 def registry(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The tracking URI of a registry whose champion was trained on the test config."""
-    workdir = tmp_path_factory.mktemp("registry")
+    workdir = seeded(tmp_path_factory.mktemp("registry"))
     config = parse_config(config_data(synthetic_dir, workdir), workdir / "config.yaml")
     store = resolve_store(config, environ={})
     train(config, DuckDBEngine(threads=2), store)
