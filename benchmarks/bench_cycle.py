@@ -79,7 +79,10 @@ def config(name: str, events: str, workdir: Path, cutoffs: dict[str, Any]) -> di
             "churn_events": ["cancel"],
         },
         "cutoffs": cutoffs,
-        "model": {"name": "bench-cycle", "search": {"trials": 1}},
+        # The gate's calibration check is off: a 120-day log leaves the model two months of
+        # history, too little to calibrate for the test cutoff (ECE 0.21 measured), and what
+        # is timed here is the cycle around whatever champion there is, not the model.
+        "model": {"name": "bench-cycle", "search": {"trials": 1}, "promotion": {"max_ece": 1.0}},
     }
 
 
@@ -151,7 +154,8 @@ def _measure(plan: Plan, small: bool) -> int:
     logs.mkdir()
     cycle_day = dt.date.fromisoformat(meta["cycle_day"])
     before = cycle_day - dt.timedelta(days=1)
-    train_cutoffs = {"start": "2025-02-15", "end": "2025-03-17", "step_days": 30}
+    # three cutoffs: a backtest fold needs one whose label window ends by the next
+    train_cutoffs = {"start": "2025-01-16", "end": "2025-03-17", "step_days": 30}
     trained = work / "train.yaml"
     small_log = str(root / "train-log" / "events.parquet")
     trained.write_text(
@@ -180,7 +184,7 @@ def _measure(plan: Plan, small: bool) -> int:
             shutil.copy(path, feed / path.name)
         # not `winback validate`, which reads everything again: the history grows by files,
         # validated by what is new, as the cycle's log does
-        grow = [sys.executable, "-c", GROW.format(config=big)]
+        grow = [sys.executable, "-c", GROW.format(config=str(big))]
         validations.append(run(f"history month {month}", command=grow)["wall_s"])
     setup["validate history (per month, median)"] = sorted(validations)[len(validations) // 2]
     materialize = run(
@@ -234,7 +238,8 @@ def _measure(plan: Plan, small: bool) -> int:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    cycle, ref = result["cycle"], result["reference"]
+    cycle, ref, load = result["cycle"], result["reference"], result["load_average"]
+    busy = max(load["start"], load["end"]) > (os.cpu_count() or 1)
     rows = [
         "| process | wall (s) | CPU (s) | peak RSS (MB) |",
         "| --- | ---: | ---: | ---: |",
@@ -258,7 +263,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['days']} days; the cycle validated {result['new_rows']:,} new rows (a day), "
         f"listed {result['listed']:,} users, outbox {result['outbox']}. Setup: "
         + ", ".join(f"{k} {v} s" for k, v in result["setup_wall_s"].items())
-        + f". Load average {result['load_average']['start']:.1f} before, "
-        f"{result['load_average']['end']:.1f} after (a shared, busy machine). Measured "
-        f"{result['measured_at']} with `{result['command']}`.\n"
+        + f". Load average {load['start']:.1f} before, {load['end']:.1f} after"
+        + (" (above the core count: other work shared the machine)" if busy else "")
+        + f". Measured {result['measured_at']} with `{result['command']}`.\n"
     )
