@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from json.encoder import encode_basestring_ascii
 
@@ -247,6 +247,26 @@ class Explained:
             joined = pc.binary_join_element_wise(*slots, _text(", "))
             pieces.append(pc.binary_join_element_wise(_text("["), joined, _text("]"), _text("")))
         return pa.chunked_array(pieces, pa.large_string())
+
+
+def concat(parts: Sequence[Explained]) -> Explained:
+    """Several rows' Explained as one, rows in order. Each part keeps its own words (a value
+    worded in two parts is there twice), so every row's reasons and JSON are unchanged."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0, *(len(part.words.feature) for part in parts[:-1])])
+    return Explained(
+        cell=np.concatenate(
+            [part.cell + offset for part, offset in zip(parts, offsets, strict=True)]
+        ),
+        contribution=np.concatenate([part.contribution for part in parts]),
+        words=Words(
+            *(
+                np.concatenate([getattr(part.words, field.name) for part in parts])
+                for field in fields(Words)
+            )
+        ),
+    )
 
 
 def explain(

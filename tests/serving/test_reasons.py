@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from features.spec import Feature
-from serving.reasons import explain, sentence, top_reasons
+from serving.reasons import concat, explain, sentence, top_reasons
 
 RECENCY = Feature("recency_days", "days", "Days since the last event", "recency")
 SHARE = Feature(
@@ -51,12 +51,9 @@ def test_top_reasons_are_the_largest_risk_increasing_contributions() -> None:
 GAP = Feature("gap_mean_days", "days", "Mean days between active days", "regularity")
 
 
-def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons() -> None:
-    """Each distinct (feature, value) is worded once and rows point at it: the text must be
-    what wording every cell on its own gives, -0.0 apart from 0.0, missing values alike."""
-    rng = np.random.default_rng(4)
-    rows = 300
-    catalog = [*CATALOG, GAP]
+def _mixed(rng: np.random.Generator, rows: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Inputs with missing values, -0.0, infinities and repeats, and contributions for them
+    (every seventh row with nothing pushing the risk up)."""
     inputs = {
         "recency_days": rng.choice([np.nan, 0.0, -0.0, 3.0, 41.2, 7.5], rows),
         "share_visit_90d": rng.choice([np.nan, 0.25, 1.0], rows),
@@ -64,8 +61,16 @@ def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons() -> None:
         "plan": rng.choice(np.array(["free", "pro", None], dtype=object), rows),
         "gap_mean_days": rng.choice([np.nan, 6.4, 12.0], rows),
     }
-    contributions = rng.normal(size=(rows, len(catalog) + 1)).round(2)
-    contributions[::7, :-1] = -np.abs(contributions[::7, :-1])  # nothing pushes risk up
+    contributions = rng.normal(size=(rows, len(CATALOG) + 2)).round(2)
+    contributions[::7, :-1] = -np.abs(contributions[::7, :-1])
+    return inputs, contributions
+
+
+def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons() -> None:
+    """Each distinct (feature, value) is worded once and rows point at it: the text must be
+    what wording every cell on its own gives, -0.0 apart from 0.0, missing values alike."""
+    inputs, contributions = _mixed(np.random.default_rng(4), 300)
+    catalog = [*CATALOG, GAP]
     explained = explain(contributions, inputs, catalog)
     texts = explained.json().to_pylist()
     for row, reasons in enumerate(explained.reasons()):
@@ -80,3 +85,23 @@ def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons() -> None:
             companion = {"gap_mean_days": inputs["gap_mean_days"][row]}
             assert reason.sentence == sentence(feature, value, companion)
     assert explained.first_sentence().to_pylist() == [r[0].sentence for r in explained.reasons()]
+
+
+def test_explanations_of_row_blocks_join_into_the_explanation_of_all_rows() -> None:
+    """Batch scoring explains the store a block of rows at a time (`concat`): each row's
+    reasons, first sentence and JSON, in any order, must be those of explaining all at once."""
+    rng = np.random.default_rng(5)
+    inputs, contributions = _mixed(rng, 300)
+    catalog = [*CATALOG, GAP]
+    whole = explain(contributions, inputs, catalog)
+    blocks = [(0, 120), (120, 121), (121, 300)]
+    joined = concat(
+        [
+            explain(contributions[a:b], {k: v[a:b] for k, v in inputs.items()}, catalog)
+            for a, b in blocks
+        ]
+    )
+    order = rng.permutation(300)
+    assert joined.reasons() == whole.reasons()
+    assert joined.json(order).to_pylist() == whole.json(order).to_pylist()
+    assert joined.first_sentence(order).to_pylist() == whole.first_sentence(order).to_pylist()

@@ -32,6 +32,7 @@ from serving.batch import score_all, write_scores
 from serving.model_source import Serving, ServingSource
 from serving.online_store import current_version, open_store, read_all, store_root
 from serving.responses import RecallCache, recall_list
+from serving.scoring import score_store_rows
 from tests.serving.served import Server, copy_service, serve, template_config
 from training.pipeline import train
 from winback.cli.main import app
@@ -145,6 +146,17 @@ def test_metrics_show_what_was_served_per_status_band_and_model(
         assert change("winback_served_users_total", status="scored", band=band, **version) == count
     assert change("winback_served_users_total", status="lapsed", band="none", **version) == 2
     assert change("winback_served_users_total", status="unknown", band="none", **version) == 1
+
+
+def test_the_store_scored_in_blocks_is_the_table_scored_at_once(server: Server) -> None:
+    """Batch scoring holds one block of active rows at a time: blocks of any size (here many
+    small ones, a last one short) change no score, rank, reason or row order."""
+    current = serving_now(server)
+    rows = read_all(current.store.version).to_pandas()
+    at_once = score_store_rows(current.model, rows.copy(), current.version, len(rows))
+    in_blocks = score_store_rows(current.model, rows.copy(), current.version, block_rows=97)
+    assert (rows.status == "active").sum() > 5 * 97
+    pd.testing.assert_frame_equal(in_blocks, at_once)
 
 
 def test_batch_scores_equal_service_scores(server: Server, store_rows: pd.DataFrame) -> None:
