@@ -33,6 +33,7 @@ class HeyLoad:
     body: bytes | None  # one JSON body POSTed by every request; None: GET
     rate: float  # requests per second, all connections together
     seconds: float
+    connections: int | None = None  # None: one per RATE_PER_WORKER req/s
 
 
 def available() -> bool:
@@ -42,7 +43,7 @@ def available() -> bool:
 def run_hey(url: str, load: HeyLoad, warmup_seconds: float = 3.0) -> dict[str, Any]:
     """A warm-up run (discarded), then the measured one: requests, errors, achieved rate and
     the latency summary of the successful requests."""
-    workers = max(1, round(load.rate / RATE_PER_WORKER))
+    workers = load.connections or max(1, round(load.rate / RATE_PER_WORKER))
     with tempfile.TemporaryDirectory() as tmp:
         body = None
         if load.body is not None:
