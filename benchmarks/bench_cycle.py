@@ -35,10 +35,12 @@ import yaml
 from rich.console import Console
 
 from benchmarks import bench_cli, data, results_file
+from benchmarks.machine import machine, machine_line
 from features import synthetic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POLICY = data.ROOT / "configs" / "recall.yaml"
+PACKAGES = ("lightgbm", "mlflow")  # besides the machine module's base ones (DuckDB, Ibis, ...)
 STEPS = ("validate", "materialize", "score", "decide", "deliver", "review")
 GROW = (
     "from core.config import load_config; from features.engine import DuckDBEngine; "
@@ -229,6 +231,7 @@ def _measure(plan: Plan, small: bool) -> int:
         ),
         "setup_wall_s": {k: round(v, 1) for k, v in setup.items()},
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
+        "machine": machine(*PACKAGES),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks cycle" + (" --small" if small else ""),
     }
@@ -238,8 +241,7 @@ def _measure(plan: Plan, small: bool) -> int:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    cycle, ref, load = result["cycle"], result["reference"], result["load_average"]
-    busy = max(load["start"], load["end"]) > (os.cpu_count() or 1)
+    cycle, ref = result["cycle"], result["reference"]
     rows = [
         "| process | wall (s) | CPU (s) | peak RSS (MB) |",
         "| --- | ---: | ---: | ---: |",
@@ -263,7 +265,5 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['days']} days; the cycle validated {result['new_rows']:,} new rows (a day), "
         f"listed {result['listed']:,} users, outbox {result['outbox']}. Setup: "
         + ", ".join(f"{k} {v} s" for k, v in result["setup_wall_s"].items())
-        + f". Load average {load['start']:.1f} before, {load['end']:.1f} after"
-        + (" (above the core count: other work shared the machine)" if busy else "")
-        + f". Measured {result['measured_at']} with `{result['command']}`.\n"
+        + f".\n\n{machine_line(result, PACKAGES)}\n"
     )
