@@ -27,7 +27,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from artifact.tree_tables import MAX_CELLS, NUMERIC, ZERO, Tables, build
+from artifact.tree_tables import CATEGORICAL, MAX_CELLS, NUMERIC, ZERO, StaleTables, Tables, build
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -36,6 +36,10 @@ Ints8 = npt.NDArray[np.int8]
 log = logging.getLogger(__name__)
 # Rows per block: its bins and sums (about 2 MB) stay in cache while every tree passes.
 BLOCK_ROWS = 4096
+# Stored tables are checked against LightGBM on this many rows before they are used.
+CHECK_ROWS = 64
+# How far stored tables may be from pred_contrib on those rows (built ones: about 1e-15).
+CHECK_TOLERANCE = 1e-9
 
 
 @numba.njit(cache=True, nogil=True)
@@ -172,20 +176,44 @@ def _parallel(
 
 @dataclass(frozen=True)
 class Built:
-    """What building the tables cost, for the load log and the benchmark."""
+    """What building (or loading and checking) the tables cost, for the load log and the
+    benchmark."""
 
     seconds: float
     nbytes: int
     patterns: int
     trees: int
     fallback: int
+    stored: bool = False
 
     def describe(self) -> str:
+        how = "loaded and checked" if self.stored else "built"
         return (
             f"tree tables for {self.trees} trees: {self.patterns:,} patterns, "
-            f"{self.nbytes / 2**20:.1f} MB, built in {self.seconds:.2f} s"
+            f"{self.nbytes / 2**20:.1f} MB, {how} in {self.seconds:.2f} s"
             f" ({self.fallback} trees on pred_contrib)"
         )
+
+
+def check_rows(tables: Tables, rows: int = CHECK_ROWS, seed: int = 0) -> Floats:
+    """Rows whose values sit on and beside the tables' bins: each threshold itself and the
+    next float above it, beyond both ends, missing, zero; each named category, an unseen one,
+    a negative one. A wrong bin or class shows on them as a difference from pred_contrib."""
+    rng = np.random.default_rng(seed)
+    found = rng.normal(size=(rows, tables.width))
+    for feature in range(tables.width):
+        first, size = int(tables.offset[feature]), int(tables.length[feature])
+        if tables.kind[feature] == NUMERIC:
+            cuts = tables.thresholds[first : first + size]
+            finite = cuts[np.isfinite(cuts)]
+            ends = [finite.min() - 1.0, finite.max() + 1.0] if len(finite) else []
+            values = np.concatenate([cuts, np.nextafter(cuts, np.inf), ends, [np.nan, 0.0]])
+        elif tables.kind[feature] == CATEGORICAL:
+            values = np.concatenate([np.arange(size + 1, dtype=np.float64), [-1.0, np.nan]])
+        else:
+            continue
+        found[:, feature] = rng.choice(values[np.isfinite(values) | np.isnan(values)], rows)
+    return found
 
 
 class Explainer:
@@ -204,7 +232,9 @@ class Explainer:
         return explainer
 
     @classmethod
-    def using(cls, booster: lgb.Booster, tables: Tables, seconds: float = 0.0) -> Explainer:
+    def using(
+        cls, booster: lgb.Booster, tables: Tables, seconds: float = 0.0, stored: bool = False
+    ) -> Explainer:
         """An explainer from tables built for this booster (by `of`, maybe elsewhere)."""
         built = Built(
             seconds=seconds,
@@ -212,8 +242,31 @@ class Explainer:
             patterns=tables.patterns,
             trees=tables.trees,
             fallback=len(tables.fallback),
+            stored=stored,
         )
         return cls(booster, tables, built)
+
+    @classmethod
+    def stored(cls, booster: lgb.Booster, tables: Tables, seconds: float = 0.0) -> Explainer:
+        """An explainer from stored tables, once they give LightGBM's own contributions and
+        margin on `check_rows`; else `StaleTables`."""
+        start = time.perf_counter()
+        if tables.width != booster.num_feature():
+            raise StaleTables(
+                f"{tables.width} features stored, the booster has {booster.num_feature()}"
+            )
+        found = cls.using(booster, tables)
+        rows = check_rows(tables)
+        margin, contributions = found.scores(rows, num_threads=1)
+        reference = booster.predict(rows, pred_contrib=True, num_threads=1)
+        difference = float(np.abs(contributions - reference).max(initial=0.0))
+        if difference > CHECK_TOLERANCE or not np.array_equal(
+            margin, booster.predict(rows, raw_score=True, num_threads=1)
+        ):
+            raise StaleTables(f"they differ from pred_contrib by {difference:.1e} on check rows")
+        explainer = cls.using(booster, tables, seconds + time.perf_counter() - start, True)
+        log.info("%s", explainer.built.describe())
+        return explainer
 
     def scores(self, matrix: Floats, num_threads: int | None = None) -> tuple[Floats, Floats]:
         """(raw margin, contributions with the bias column last) of an encoded matrix.

@@ -1,14 +1,18 @@
-"""The model as two plain files: LightGBM's text model and JSON metadata. No pickles.
+"""The model as two plain files, LightGBM's text model and JSON metadata, and beside them the
+explainer's tree tables as numbers. No pickles.
 
 `ChurnModel` is everything serving needs to turn snapshot rows into calibrated churn
-probabilities and per-feature contributions, built from those two files alone. Training
+probabilities and per-feature contributions, built from those two files alone; the tables
+only save rebuilding them (checked against the model text and LightGBM before use). Training
 scores its test snapshot through this same class, so what was evaluated is what is served.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -22,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from artifact.bgnbd import BgNbdParams, probabilities
 from artifact.reference import Reference
+from artifact.tree_tables import StaleTables, Tables
 from core.config import WinbackError
 from features.definition import FeatureDefinition
 from features.spec import Feature, Kind
@@ -31,10 +36,14 @@ if TYPE_CHECKING:  # numba is imported only by a model that explains
 
 MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
+# The explainer's tree tables, built when the model is saved (registered) so that loading it
+# for scoring costs a file read, not a rebuild; numbers only (an .npz without pickles).
+TABLES_FILE = "tables.npz"
 # 2: model families (linear term, blend weight), refit flag; 3: definition; 4: drift reference
 FORMAT_VERSION = 4
 
 Floats = npt.NDArray[np.float64]
+log = logging.getLogger(__name__)
 CalibrationMethod = Literal["isotonic", "sigmoid"]
 
 
@@ -256,14 +265,36 @@ def _threads(num_threads: int | None) -> dict[str, Any]:
     return {} if num_threads is None else {"num_threads": num_threads}
 
 
+def fingerprint(model_text: bytes) -> str:
+    """What stored tables are checked against: the model text they were built from."""
+    return hashlib.sha256(model_text).hexdigest()
+
+
+def _stored_tables(directory: Path, model: str) -> Tables | None:
+    """The folder's tables for this model text; None (logged) when absent or unusable."""
+    path = directory / TABLES_FILE
+    if not path.exists():
+        return None
+    try:
+        return Tables.from_bytes(path, model)
+    except StaleTables as error:
+        log.warning("%s not used (%s): the tree tables will be built", path.name, error)
+        return None
+
+
 class ChurnModel:
     """Calibrated churn probabilities and contributions from snapshot rows."""
 
     def __init__(
-        self, booster: lgb.Booster, metadata: ModelMetadata, explainer: Explainer | None = None
+        self,
+        booster: lgb.Booster,
+        metadata: ModelMetadata,
+        explainer: Explainer | None = None,
+        stored: Tables | None = None,
     ) -> None:
         """`explainer`: tables already built for this booster (a Spark executor gets the
-        driver's); else they are built on first use."""
+        driver's); `stored`: tables read from the model's folder, checked before first use;
+        else they are built on first use."""
         names = [info.name for info in metadata.features]
         if booster.feature_name() != names:
             raise ValueError("booster features differ from the metadata's feature list")
@@ -273,21 +304,29 @@ class ChurnModel:
             raise ValueError(f"the linear term's features {unknown} are not model features")
         self.booster = booster
         self.metadata = metadata
+        self._stored = stored
         if explainer is not None:
             self.__dict__["explainer"] = explainer  # the cached property's value
         self._linear_columns = [names.index(name) for name in linear.features] if linear else []
 
     @classmethod
     def load(cls, directory: Path) -> ChurnModel:
-        booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        text = (directory / MODEL_FILE).read_bytes()
+        booster = lgb.Booster(model_str=text.decode())
         metadata = ModelMetadata.model_validate_json((directory / METADATA_FILE).read_text())
-        return cls(booster, metadata)
+        return cls(booster, metadata, stored=_stored_tables(directory, fingerprint(text)))
 
     def save(self, directory: Path) -> None:
+        """The two model files, and the explainer's tables when the trees have a say."""
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(directory / MODEL_FILE))
         text = json.dumps(self.metadata.model_dump(mode="json"), indent=1)
         (directory / METADATA_FILE).write_text(text)
+        if self._weights()[0]:
+            tables = self.explainer.tables.to_bytes(
+                fingerprint((directory / MODEL_FILE).read_bytes())
+            )
+            (directory / TABLES_FILE).write_bytes(tables)
 
     @cached_property
     def catalog(self) -> list[Feature]:
@@ -331,10 +370,17 @@ class ChurnModel:
 
     @cached_property
     def explainer(self) -> Explainer:
-        """The booster's tree tables (`artifact.explainer`): built on first use, which the
-        service's and `winback score`'s load check makes, and gone with this model."""
+        """The booster's tree tables (`artifact.explainer`): the stored ones once checked
+        against LightGBM, else built; on first use, which the service's and `winback score`'s
+        load check makes, and gone with this model."""
         from artifact.explainer import Explainer
 
+        stored, self._stored = self._stored, None
+        if stored is not None:
+            try:
+                return Explainer.stored(self.booster, stored)
+            except StaleTables as error:
+                log.warning("stored tree tables not used (%s): building them", error)
         return Explainer.of(self.booster)
 
     def raw_scores(self, matrix: Floats, num_threads: int | None = None) -> tuple[Floats, Floats]:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import io
 import itertools
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -40,6 +42,13 @@ ZERO = float(np.float32(1e-35))
 NUMERIC, CATEGORICAL = 1, 2
 # A tree whose table (patterns x its features) would hold more cells goes to pred_contrib.
 MAX_CELLS = 1 << 18
+# Stored tables of another format are rebuilt: raise it whenever `build`'s output changes.
+FORMAT = 1
+
+
+class StaleTables(ValueError):
+    """Stored tables that cannot be used for this model: another format, another model, or
+    an unreadable file. The booster is the truth; they are built again from it."""
 
 
 @dataclass(frozen=True)
@@ -213,20 +222,40 @@ class Tables:
     fallback: Ints  # iterations left to pred_contrib
     trees: int
 
-    def to_bytes(self) -> bytes:
-        """The tables as an .npz (numbers only, no pickles): for Spark's executors."""
+    def to_bytes(self, fingerprint: str = "") -> bytes:
+        """The tables as an .npz (numbers only, no pickles), for Spark's executors and for
+        the model's folder; `fingerprint` names the model text they were built from."""
         found = io.BytesIO()
         arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
-        numbers = np.array([self.width, self.trees], dtype=np.int64)
-        np.savez(found, allow_pickle=False, numbers=numbers, bias=np.array([self.bias]), **arrays)
+        numbers = np.array([self.width, self.trees, FORMAT], dtype=np.int64)
+        np.savez(
+            found,
+            allow_pickle=False,
+            numbers=numbers,
+            bias=np.array([self.bias]),
+            fingerprint=np.array(fingerprint),
+            **arrays,
+        )
         return found.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Tables:
-        with np.load(io.BytesIO(data), allow_pickle=False) as found:
-            arrays = {name: found[name] for name in found.files}
-        width, trees = arrays.pop("numbers").tolist()
-        return cls(width=width, trees=trees, bias=float(arrays.pop("bias")[0]), **arrays)
+    def from_bytes(cls, data: bytes | Path, fingerprint: str = "") -> Tables:
+        """Tables stored by `to_bytes` (bytes, or a file), if they are of this `FORMAT` and
+        for the model text `fingerprint` names; otherwise `StaleTables`, saying why."""
+        source = io.BytesIO(data) if isinstance(data, bytes) else data
+        try:
+            with np.load(source, allow_pickle=False) as found:
+                arrays = {name: found[name] for name in found.files}
+            width, trees, *stored_format = arrays.pop("numbers").tolist()
+            stored = str(arrays.pop("fingerprint")) if "fingerprint" in arrays else ""
+            tables = cls(width=width, trees=trees, bias=float(arrays.pop("bias")[0]), **arrays)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+            raise StaleTables(f"unreadable: {type(error).__name__}: {error}") from None
+        if stored_format != [FORMAT]:
+            raise StaleTables(f"format {stored_format or [0]} is not {FORMAT}")
+        if stored != fingerprint:
+            raise StaleTables(f"built for model {stored[:12] or '?'}, not {fingerprint[:12]}")
+        return tables
 
     @property
     def nbytes(self) -> int:

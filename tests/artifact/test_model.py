@@ -1,23 +1,31 @@
-"""Two plain files are the whole model: what is saved is what scores, however rows arrive."""
+"""Two plain files are the whole model (and its explainer's tables, numbers only, checked
+before use): what is saved is what scores, however rows arrive."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from artifact import tree_tables
 from artifact.model import (
     DICT_LOOKUP_ROWS,
     METADATA_FILE,
     MODEL_FILE,
+    TABLES_FILE,
     ChurnModel,
     LinearTerm,
     ModelInputError,
     _codes,
+    fingerprint,
 )
+from artifact.tree_tables import Tables
 from training import baselines
 from training.dataset import TrainingData
 from training.fitting import FittedModel
@@ -37,9 +45,100 @@ def rows(training_data: TrainingData) -> Rows:
     return training_data.test.head(300)
 
 
-def test_the_model_is_a_text_booster_and_json_nothing_else(saved: Path) -> None:
-    assert sorted(path.name for path in saved.iterdir()) == [METADATA_FILE, MODEL_FILE]
+def test_the_model_is_a_text_booster_json_and_its_tables_nothing_else(saved: Path) -> None:
+    assert sorted(path.name for path in saved.iterdir()) == [METADATA_FILE, MODEL_FILE, TABLES_FILE]
     assert (saved / MODEL_FILE).read_text().startswith("tree")
+    Tables.from_bytes((saved / TABLES_FILE).read_bytes(), tree_tables_fingerprint(saved))
+
+
+def tree_tables_fingerprint(folder: Path) -> str:
+    return fingerprint((folder / MODEL_FILE).read_bytes())
+
+
+def test_a_loaded_model_explains_with_its_stored_tables_exactly_as_built(
+    fitted: FittedModel, saved: Path, rows: Rows
+) -> None:
+    loaded = ChurnModel.load(saved)
+    assert loaded.explainer.built.stored
+    built = fitted.model.explainer
+    assert not built.built.stored
+    assert np.array_equal(loaded.contributions(rows), fitted.model.contributions(rows))
+    assert loaded.explainer.tables.nbytes == built.tables.nbytes
+
+
+def _another_model(tables: Tables, folder: Path) -> bytes:
+    return tables.to_bytes("0" * 64)
+
+
+def _truncated(tables: Tables, folder: Path) -> bytes:
+    whole = (folder / TABLES_FILE).read_bytes()
+    return whole[: len(whole) // 2]
+
+
+def _shifted(tables: Tables, folder: Path) -> bytes:
+    """The right fingerprint on wrong numbers: the check rows catch them."""
+    wrong = dataclasses.replace(tables, table=tables.table + 0.01)
+    return wrong.to_bytes(tree_tables_fingerprint(folder))
+
+
+def _flipped_byte(tables: Tables, folder: Path) -> bytes:
+    whole = bytearray((folder / TABLES_FILE).read_bytes())
+    whole[len(whole) // 2] ^= 0xFF
+    return bytes(whole)
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (_another_model, "built for model 000000000000"),
+        (_truncated, "unreadable"),
+        (_shifted, "differ from pred_contrib"),
+        (_flipped_byte, "unreadable"),
+    ],
+)
+def test_stored_tables_that_do_not_fit_are_rebuilt_and_say_why(
+    saved: Path,
+    rows: Rows,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[Tables, Path], bytes],
+    why: str,
+) -> None:
+    for name in (MODEL_FILE, METADATA_FILE):
+        (tmp_path / name).write_bytes((saved / name).read_bytes())
+    good = ChurnModel.load(saved)
+    (tmp_path / TABLES_FILE).write_bytes(damage(good.explainer.tables, saved))
+    with caplog.at_level(logging.WARNING):
+        loaded = ChurnModel.load(tmp_path)
+        assert not loaded.explainer.built.stored
+    assert why in caplog.text
+    np.testing.assert_array_equal(loaded.contributions(rows), good.contributions(rows))
+
+
+def test_tables_of_another_format_are_rebuilt(
+    saved: Path, rows: Rows, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tables stored before `build` changed are never read as if they were current."""
+    monkeypatch.setattr(tree_tables, "FORMAT", tree_tables.FORMAT + 1)
+    with caplog.at_level(logging.WARNING):
+        loaded = ChurnModel.load(saved)
+        assert not loaded.explainer.built.stored
+    assert f"is not {tree_tables.FORMAT}" in caplog.text
+
+
+def test_a_model_without_trees_stores_no_tables(
+    fitted: FittedModel, rows: Rows, tmp_path: Path
+) -> None:
+    pipeline = baselines.fit_rfm_logreg(rows, rows["label"].to_numpy("float64"))
+    metadata = fitted.model.metadata.model_copy(
+        update={
+            "family": "rfm_logreg",
+            "blend_weight": 0.0,
+            "linear": baselines.linear_term(pipeline),
+        }
+    )
+    ChurnModel(fitted.model.booster, metadata).save(tmp_path)
+    assert not (tmp_path / TABLES_FILE).exists()
 
 
 def test_loaded_model_scores_exactly_like_the_trained_one(

@@ -75,6 +75,7 @@ def _fingerprint(data: Path) -> str:
             digest.update((data / name).read_bytes())
     sources = [DEMO_CONFIG, *sorted((REPO / "features").rglob("*.py"))]
     sources += sorted((REPO / "training").rglob("*.py"))
+    sources += sorted((REPO / "artifact").rglob("*.py"))  # what a registered model holds
     sources += [REPO / "serving" / name for name in ("materialize.py", "online_store.py")]
     for path in sources:
         digest.update(path.read_bytes())
