@@ -22,6 +22,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from artifact.bgnbd import BgNbdParams, probabilities
@@ -212,6 +213,9 @@ def numeric(values: Any, name: str) -> Floats:
 
 def categories(values: Any) -> npt.NDArray[np.object_]:
     """Text per row, None where missing: how categorical values are compared with levels."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        arrow = pa.array(values.array)  # text already: nulls become None, nothing converted
+        return np.asarray(arrow.to_numpy(zero_copy_only=False), dtype=object)
     raw = np.asarray(values, dtype=object)
     missing = pd.isna(raw)
     if not raw.size:

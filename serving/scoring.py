@@ -10,6 +10,7 @@ contributions (`ChurnModel.raw_scores`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,21 +76,41 @@ def margins(model: ChurnModel, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return model.raw_scores(matrix, num_threads=threads(len(matrix)))
 
 
-def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:
-    """Every step of scoring; the callers only shape the output (dicts or a table)."""
+@dataclass(frozen=True)
+class Margins:
+    """A batch's inputs by name, margins and contributions: scored, not yet explained."""
+
+    inputs: dict[str, np.ndarray]
+    margin: np.ndarray
+    contributions: np.ndarray
+
+
+def scored_margins(model: ChurnModel, rows: Columns) -> Margins:
     inputs, matrix = encoded(model, rows)
     del rows  # a batch's columns, now in `matrix`: not held while it is scored
-    margin, contributions = margins(model, matrix)
-    probability = model.metadata.calibration.apply(margin)
+    return Margins(inputs, *margins(model, matrix))
+
+
+def explained(
+    model: ChurnModel, found: Margins, reasons: int = 3, parallel: bool | None = None
+) -> Explanations:
+    """Probability, percentile, band and reasons of scored rows; `parallel`: rank the
+    reasons over every core (default: when the batch is big enough)."""
+    rows = len(found.margin)
+    probability = model.metadata.calibration.apply(found.margin)
     percentile = risk_percentile(probability, model.metadata.reference_scores)
+    spread = threads(rows) != 1 if parallel is None else parallel
     return Explanations(
         probability=probability,
         percentile=percentile,
         band=risk_band(percentile),
-        explained=explain(
-            contributions, inputs, model.catalog, reasons, parallel=threads(len(matrix)) != 1
-        ),
+        explained=explain(found.contributions, found.inputs, model.catalog, reasons, spread),
     )
+
+
+def explained_scores(model: ChurnModel, rows: Columns, reasons: int = 3) -> Explanations:
+    """Every step of scoring; the callers only shape the output (dicts or a table)."""
+    return explained(model, scored_margins(model, rows), reasons)
 
 
 def score_rows(model: ChurnModel, rows: Columns, reasons: int = 3) -> Scores:
@@ -113,6 +134,14 @@ def _text(
     return pd.array(texts, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
+def _taken(column: pd.Series, order: np.ndarray) -> Any:
+    """The column's values in `order`; text stays in Arrow (a million user ids never become
+    Python strings), anything else as pandas would build it from the values."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        return column.array.take(order)
+    return column.to_numpy()[order]
+
+
 def store_table(
     rows: pd.DataFrame, active: np.ndarray, scores: Explanations | None, model_version: str
 ) -> pd.DataFrame:
@@ -133,18 +162,21 @@ def store_table(
         band[scored] = scores.band
         reasons = scores.explained.json(ranked)  # built in rank order: never reordered
         top_reason = pa.chunked_array([scores.explained.first_sentence(ranked)])
-    user_id = rows["user_id"].to_numpy()
+    user_id = rows["user_id"]
     unscored = np.flatnonzero(~active)
-    order = np.concatenate([ranking, unscored[np.argsort(user_id[unscored], kind="stable")]])
+    later = unscored[np.argsort(user_id.to_numpy()[unscored], kind="stable")]
+    order = np.concatenate([ranking, later])
     rank = pd.array(np.arange(1, size + 1), dtype="Int64")
     rank[len(ranking) :] = pd.NA
     return pd.DataFrame(
         {
-            "user_id": user_id[order],
-            "status": rows[STATUS].to_numpy()[order],
+            "user_id": _taken(user_id, order),
+            "status": _taken(rows[STATUS], order),
             "churn_probability": probability[order],
             "risk_percentile": percentile[order],
-            "risk_band": band[order],
+            "risk_band": _text(
+                pa.chunked_array([pa.array(band[order], pa.large_string())]), 0, None
+            ),
             "rank": rank,
             "reasons": _text(reasons, len(unscored), "[]"),
             "top_reason": _text(top_reason, len(unscored), None),
@@ -177,11 +209,24 @@ class _Rows(Mapping[str, Any]):
 def _in_blocks(
     model: ChurnModel, rows: pd.DataFrame, positions: np.ndarray, block_rows: int
 ) -> Explanations:
-    """`explained_scores` of the rows at `positions`, `block_rows` at a time, joined."""
-    parts = [
-        explained_scores(model, _Rows(rows, positions[start : start + block_rows]))
-        for start in range(0, len(positions), block_rows)
+    """`explained_scores` of the rows at `positions`, `block_rows` at a time, joined.
+
+    While a block's reasons are worded (Python, holding the GIL), the next block is encoded
+    and its trees walked on a second thread (the tree kernel releases the GIL), so the two
+    overlap on the machine's cores; the reasons are ranked on one thread meanwhile, so two
+    parallel numba regions never run at once. Two blocks are held at a time."""
+    blocks = [
+        positions[start : start + block_rows] for start in range(0, len(positions), block_rows)
     ]
+    parts = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="winback-trees") as pool:
+        upcoming = pool.submit(scored_margins, model, _Rows(rows, blocks[0]))
+        for block in [*blocks[1:], None]:
+            current = upcoming.result()
+            if block is not None:
+                upcoming = pool.submit(scored_margins, model, _Rows(rows, block))
+            parts.append(explained(model, current, parallel=False))
+            del current
     return Explanations(
         probability=np.concatenate([part.probability for part in parts]),
         percentile=np.concatenate([part.percentile for part in parts]),

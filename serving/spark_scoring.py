@@ -47,7 +47,6 @@ BAND = "risk_band"
 RANK = "rank"
 STORE_ROW = "_store_row"  # position in the store's file: pandas' rank(method="first") tie-break
 ROW_ID = "_row_id"
-TEXTS = ("reasons", "top_reason")
 RECORD_BITS = 33  # monotonically_increasing_id: partition index above, record number below
 COLUMNS = (
     KEY,
@@ -111,8 +110,12 @@ def score_batches(
         position = pd.Series(rows[STORE_ROW].to_numpy(), index=rows[KEY].to_numpy())
         yield scored.drop(columns=RANK).assign(
             **{STORE_ROW: position.loc[scored[KEY].to_numpy()].to_numpy()},
-            # the texts are Arrow chunks; Spark's Arrow writer takes one array per column
-            **{name: scored[name].astype(object) for name in TEXTS},
+            # texts are Arrow chunks; Spark's Arrow writer takes one array per column
+            **{
+                name: scored[name].astype(object)
+                for name, dtype in scored.dtypes.items()
+                if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+            },
         )
 
 

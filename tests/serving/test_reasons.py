@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from features.spec import Feature
-from serving.reasons import concat, explain, sentence, top_reasons
+from serving.reasons import concat, explain, float_texts, sentence, top_reasons
 
 RECENCY = Feature("recency_days", "days", "Days since the last event", "recency")
 SHARE = Feature(
@@ -63,6 +65,7 @@ def _mixed(rng: np.random.Generator, rows: int) -> tuple[dict[str, np.ndarray], 
     }
     contributions = rng.normal(size=(rows, len(CATALOG) + 2)).round(2)
     contributions[::7, :-1] = -np.abs(contributions[::7, :-1])
+    contributions[::5] *= rng.choice([1e-7, 1e-4, 1.0, 1e7, 1e16], (len(contributions[::5]), 1))
     return inputs, contributions
 
 
@@ -105,3 +108,15 @@ def test_explanations_of_row_blocks_join_into_the_explanation_of_all_rows() -> N
     assert joined.reasons() == whole.reasons()
     assert joined.json(order).to_pylist() == whole.json(order).to_pylist()
     assert joined.first_sentence(order).to_pylist() == whole.first_sentence(order).to_pylist()
+
+
+FLOATS = st.floats(allow_subnormal=True) | st.floats(min_value=1e-5, max_value=1e8)
+
+
+@given(st.lists(FLOATS | FLOATS.map(lambda x: -x), max_size=60))
+def test_floats_are_written_exactly_as_json_writes_them(values: list[float]) -> None:
+    """Reasons' contributions are written by Arrow where it writes as Python does (most of
+    them) and by Python elsewhere: the text must be json.dumps's whatever the value."""
+    assert float_texts(np.array(values, dtype=np.float64)).to_pylist() == [
+        json.dumps(value) for value in values
+    ]
