@@ -112,7 +112,7 @@ def score_batches(
             **{STORE_ROW: position.loc[scored[KEY].to_numpy()].to_numpy()},
             # texts are Arrow chunks; Spark's Arrow writer takes one array per column
             **{
-                name: scored[name].astype(object)
+                str(name): scored[name].astype(object)
                 for name, dtype in scored.dtypes.items()
                 if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
             },
