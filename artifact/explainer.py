@@ -187,7 +187,7 @@ class Built:
     stored: bool = False
 
     def describe(self) -> str:
-        how = "loaded and checked" if self.stored else "built"
+        how = "stored, checked" if self.stored else "built"
         return (
             f"tree tables for {self.trees} trees: {self.patterns:,} patterns, "
             f"{self.nbytes / 2**20:.1f} MB, {how} in {self.seconds:.2f} s"
@@ -247,9 +247,9 @@ class Explainer:
         return cls(booster, tables, built)
 
     @classmethod
-    def stored(cls, booster: lgb.Booster, tables: Tables, seconds: float = 0.0) -> Explainer:
+    def stored(cls, booster: lgb.Booster, tables: Tables) -> Explainer:
         """An explainer from stored tables, once they give LightGBM's own contributions and
-        margin on `check_rows`; else `StaleTables`."""
+        margin on `check_rows`; else `StaleTables`. Its `built.seconds` is the check's."""
         start = time.perf_counter()
         if tables.width != booster.num_feature():
             raise StaleTables(
@@ -264,7 +264,7 @@ class Explainer:
             margin, booster.predict(rows, raw_score=True, num_threads=1)
         ):
             raise StaleTables(f"they differ from pred_contrib by {difference:.1e} on check rows")
-        explainer = cls.using(booster, tables, seconds + time.perf_counter() - start, True)
+        explainer = cls.using(booster, tables, time.perf_counter() - start, True)
         log.info("%s", explainer.built.describe())
         return explainer
 
