@@ -273,7 +273,7 @@ class Explainer:
 
         `num_threads` 1 keeps the work on this thread; anything else uses every core.
         """
-        matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+        matrix = np.asfortranarray(matrix, dtype=np.float64)  # binning reads along features
         tables = self.tables
         out = np.empty((len(matrix), tables.width + 1))  # the kernel writes every cell
         margin = np.empty(len(matrix))

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -407,3 +408,9 @@ def object_array(values: Sequence[object]) -> np.ndarray:
 def read_all(version: StoreVersion) -> pa.Table:
     """Every user in the version, for batch scoring."""
     return pq.read_table(version.parquet_path)
+
+
+def all_rows(version: StoreVersion) -> pd.DataFrame:
+    """`read_all` as pandas; each Arrow column is freed once converted, so the store is
+    never held twice."""
+    return read_all(version).to_pandas(self_destruct=True, split_blocks=True)

@@ -14,7 +14,8 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from json.encoder import encode_basestring_ascii
 
@@ -121,17 +122,39 @@ class Words:
     feature: np.ndarray  # names
     value: np.ndarray  # Python scalars, None where missing
     sentence: np.ndarray
-    head: np.ndarray  # JSON of one reason up to its contribution ...
-    tail: np.ndarray  # ... and after it
+    head: pa.Array  # JSON of one reason up to its contribution ...
+    tail: pa.Array  # ... and after it
+
+
+def _value_texts(values: np.ndarray | None, count: int) -> pa.Array:
+    """Each value as `_json` writes it (missing: null), as Arrow text; floats in one pass."""
+    if values is None:
+        return pa.repeat(_text("null"), count)
+    if values.dtype.kind == "f":
+        return pc.if_else(pa.array(np.isnan(values)), _text("null"), float_texts(values))
+    return pa.array([_json(None if _missing(v) else v) for v in values.tolist()], pa.large_string())
+
+
+def _python_values(values: np.ndarray | None, count: int) -> np.ndarray:
+    """The values as `Reason.value` holds them: Python scalars, None where missing."""
+    found = np.full(count, None, dtype=object)
+    if values is not None and values.dtype.kind == "f":
+        found[:] = values.astype(object)
+        found[np.isnan(values)] = None
+    elif values is not None:
+        found[:] = values.tolist()
+        found[[_missing(value) for value in found]] = None
+    return found
 
 
 def _words(
     feature: Feature,
     inputs: pd.DataFrame | Mapping[str, object],
     rows: np.ndarray,
-) -> tuple[list[tuple[object, str, str, str]], np.ndarray]:
+) -> tuple[Words, np.ndarray]:
     """The reasons of `feature` for `rows`: each distinct (value, companion value) worded
-    once, and per row which of them it is."""
+    once, and per row which of them it is. Only the sentences are Python calls; the JSON
+    around them is put together by Arrow."""
     companion = COMPANION.get(feature.name)
     values, others = _column(inputs, feature.name), _column(inputs, companion)
     mine = values[rows] if values is not None else None
@@ -143,22 +166,29 @@ def _words(
     which, _ = pd.factorize(key)
     first = np.full(which.max(initial=-1) + 1, len(rows))
     np.minimum.at(first, which, np.arange(len(rows)))
-    worded = []
+    count = len(first)
+    value = _python_values(mine[first] if mine is not None else None, count)
+    other = theirs[first].tolist() if theirs is not None else [None] * count
+    sentences = np.empty(count, dtype=object)
+    sentences[:] = [
+        sentence(feature, found, {companion: usual} if companion else {})
+        for found, usual in zip(value.tolist(), other, strict=True)
+    ]
+    quoted = pa.array([encode_basestring_ascii(text) for text in sentences], pa.large_string())
     name = json.dumps(feature.name)
-    mine_first = mine[first].tolist() if mine is not None else [None] * len(first)
-    theirs_first = theirs[first].tolist() if theirs is not None else [None] * len(first)
-    for value, other in zip(mine_first, theirs_first, strict=True):
-        value = None if _missing(value) else value
-        text = sentence(feature, value, {companion: other} if companion else {})
-        worded.append(
-            (
-                value,
-                text,
-                f'{{"feature": {name}, "value": {_json(value)}, "contribution": ',
-                f', "sentence": {encode_basestring_ascii(text)}}}',
-            )
-        )
-    return worded, which
+    words = Words(
+        feature=np.full(count, feature.name, dtype=object),
+        value=value,
+        sentence=sentences,
+        head=pc.binary_join_element_wise(
+            _text(f'{{"feature": {name}, "value": '),
+            _value_texts(mine[first] if mine is not None else None, count),
+            _text(', "contribution": '),
+            _text(""),
+        ),
+        tail=pc.binary_join_element_wise(_text(', "sentence": '), quoted, _text("}"), _text("")),
+    )
+    return words, which
 
 
 def _json(value: object) -> str:
@@ -243,20 +273,25 @@ class Explained:
         count = self.cell.shape[1]
         if count == 0:
             return pa.chunked_array([pa.repeat(_text("[]"), len(rows))])
-        heads = pa.array(self.words.head, pa.large_string())
-        tails = pa.array(self.words.tail, pa.large_string())
-        pieces = []
-        for start in range(0, len(rows), JSON_ROWS):
-            piece = rows[start : start + JSON_ROWS]
-            cells, numbers = self.cell[piece], self.contribution[piece]
-            parts: list[pa.Array | pa.Scalar] = [_text("[")]
-            for slot in range(count):
-                found = cells[:, slot]
-                number = float_texts(numbers[:, slot])
-                parts += [_text(", ")] if slot else []
-                parts += [heads.take(found), number, tails.take(found)]
-            pieces.append(pc.binary_join_element_wise(*parts, _text("]"), _text("")))
-        return pa.chunked_array(pieces, pa.large_string())
+        starts = range(0, len(rows), JSON_ROWS)
+        if len(starts) < 2:
+            return pa.chunked_array([self._json_piece(rows)], pa.large_string())
+        # Arrow lets go of the GIL: the pieces are put together on two threads at once.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="winback-json") as pool:
+            pieces = pool.map(
+                self._json_piece, (rows[start : start + JSON_ROWS] for start in starts)
+            )
+            return pa.chunked_array(list(pieces), pa.large_string())
+
+    def _json_piece(self, rows: np.ndarray) -> pa.Array:
+        cells, numbers = self.cell[rows], self.contribution[rows]
+        parts: list[pa.Array | pa.Scalar] = [_text("[")]
+        for slot in range(cells.shape[1]):
+            found = cells[:, slot]
+            parts += [_text(", ")] if slot else []
+            parts += [self.words.head.take(found), float_texts(numbers[:, slot])]
+            parts += [self.words.tail.take(found)]
+        return pc.binary_join_element_wise(*parts, _text("]"), _text(""))
 
 
 def concat(parts: Sequence[Explained]) -> Explained:
@@ -270,12 +305,23 @@ def concat(parts: Sequence[Explained]) -> Explained:
             [part.cell + offset for part, offset in zip(parts, offsets, strict=True)]
         ),
         contribution=np.concatenate([part.contribution for part in parts]),
-        words=Words(
-            *(
-                np.concatenate([getattr(part.words, field.name) for part in parts])
-                for field in fields(Words)
-            )
-        ),
+        words=_joined([part.words for part in parts]),
+    )
+
+
+def _no_words() -> Words:
+    nothing = np.empty(0, dtype=object)
+    return Words(nothing, nothing, nothing, *[pa.array([], pa.large_string())] * 2)
+
+
+def _joined(words: Sequence[Words]) -> Words:
+    """Several Words one after the other."""
+    return Words(
+        feature=np.concatenate([part.feature for part in words]),
+        value=np.concatenate([part.value for part in words]),
+        sentence=np.concatenate([part.sentence for part in words]),
+        head=pa.concat_arrays([part.head for part in words]),
+        tail=pa.concat_arrays([part.tail for part in words]),
     )
 
 
@@ -299,20 +345,18 @@ def explain(
     order = np.argsort(flat, kind="stable")
     bounds = np.flatnonzero(np.diff(flat[order])) + 1
     cell = np.empty(flat.shape, dtype=np.int64)
-    parts: list[tuple[str, object, str, str, str]] = []
+    found = [_no_words()]
+    known = 0
     for group in np.split(order, bounds) if len(order) else []:
-        feature = catalog[int(flat[group[0]])]
-        worded, which = _words(feature, inputs, group // max(picked.shape[1], 1))
-        cell[group] = which + len(parts)
-        parts += [(feature.name, *found) for found in worded]
-    columns = [np.empty(len(parts), dtype=object) for _ in range(5)]
-    for column, values in zip(columns, zip(*parts, strict=True), strict=False):
-        column[:] = values
+        worded, which = _words(catalog[int(flat[group[0]])], inputs, group // picked.shape[1])
+        cell[group] = which + known
+        known += len(worded.feature)
+        found.append(worded)
     every_row = np.arange(picked.shape[0])[:, None]
     return Explained(
         cell=cell.reshape(picked.shape),
         contribution=np.asarray(per_feature[every_row, picked], dtype="float64"),
-        words=Words(*columns),
+        words=_joined(found),
     )
 
 

@@ -64,7 +64,7 @@ def encoded(model: ChurnModel, rows: Columns) -> tuple[dict[str, np.ndarray], np
     """The model's inputs by name (for the reasons) and as the booster's float matrix; a
     numeric input is its matrix column (the same numbers, held once)."""
     inputs = model.inputs(rows)
-    matrix = encode(inputs, model.metadata.features)
+    matrix = encode(inputs, model.metadata.features, order="F")
     for column, info in enumerate(model.metadata.features):
         if info.kind != "categorical":
             inputs[info.name] = matrix[:, column]
@@ -180,8 +180,8 @@ def store_table(
             "rank": rank,
             "reasons": _text(reasons, len(unscored), "[]"),
             "top_reason": _text(top_reason, len(unscored), None),
-            "model_version": model_version,
-            "cutoff": rows["cutoff"].to_numpy()[order],
+            "model_version": _text(pa.chunked_array([], pa.large_string()), size, model_version),
+            "cutoff": _taken(rows["cutoff"], order),
         }
     )
 

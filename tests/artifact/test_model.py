@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from artifact import tree_tables
 from artifact.model import (
@@ -23,6 +25,8 @@ from artifact.model import (
     LinearTerm,
     ModelInputError,
     _codes,
+    categories,
+    encode,
     fingerprint,
 )
 from artifact.tree_tables import Tables
@@ -202,6 +206,38 @@ def test_a_few_rows_encode_like_a_batch() -> None:
     few = np.concatenate([_codes(values[i : i + 4], levels) for i in range(0, len(values), 4)])
     np.testing.assert_array_equal(few, batch)
     np.testing.assert_array_equal(batch[:6], [1.0, np.nan, np.nan, 2.0, np.nan, 0.0])
+
+
+TEXT_OR_MISSING = st.one_of(
+    st.text(max_size=4), st.sampled_from([None, np.nan, pd.NA, "email", "ads"])
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXT_OR_MISSING, max_size=80), st.lists(st.integers() | st.floats(), max_size=3))
+def test_text_is_taken_as_it_is_and_anything_else_converted(
+    texts: list[object], others: list[object]
+) -> None:
+    """Text with missing values (what `ChurnModel.inputs` gives) is not converted again;
+    the result must be the converting path's: every value as text, None where missing."""
+    for values in (texts, [*texts, *others]):
+        raw = np.empty(len(values), dtype=object)
+        raw[:] = values
+        expected = [None if pd.isna(value) else str(value) for value in values]
+        assert categories(raw).tolist() == expected
+        assert list(raw) == list(values)  # the caller's array is left alone
+
+
+def test_a_column_by_column_matrix_holds_the_same_numbers(fitted: FittedModel, rows: Rows) -> None:
+    """Batch scoring asks for "F" (written and binned along features): same numbers, and
+    the same margin and contributions to the bit."""
+    model, infos = fitted.model, fitted.model.metadata.features
+    inputs = model.inputs(rows)
+    by_row, by_column = encode(inputs, infos), encode(inputs, infos, order="F")
+    assert by_row.flags.c_contiguous and by_column.flags.f_contiguous
+    np.testing.assert_array_equal(by_row, by_column)
+    for found, expected in zip(model.raw_scores(by_column), model.raw_scores(by_row), strict=True):
+        np.testing.assert_array_equal(found, expected)
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])

@@ -206,3 +206,15 @@ def test_score_goes_ahead_on_a_matching_pair(setup: Setup, tmp_path: Path) -> No
     result = runner.invoke(app, ["score", "-c", str(setup.config()), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output and out.exists()
+
+
+def test_scores_that_cannot_be_written_fail_in_one_line(setup: Setup, tmp_path: Path) -> None:
+    """The file is written on a thread while the ledger is recorded: its failure must still
+    be the command's, one line and exit code 2."""
+    (tmp_path / "taken").write_text("a file, not a folder")
+    out = tmp_path / "taken" / "scores.parquet"
+    result = runner.invoke(app, ["score", "-c", str(setup.config()), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    line = one_line(result.output)
+    assert line.startswith("error: ") and str(tmp_path / "taken") in line
+    assert not out.exists()

@@ -1,5 +1,5 @@
 """`python -m winback.cli`: the same app as the `winback` script (spark-submit runs this file)."""
 
-from winback.cli.main import app
+from winback.cli.main import main
 
-app()
+main()

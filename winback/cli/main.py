@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from winback.cli import (
@@ -37,3 +39,17 @@ monitoring.register(app)
 report.register(app)
 cycle.register(app)
 uplift.register(app)
+
+
+# Full collections once every this many middle-generation ones (Python's default: 10).
+FULL_COLLECTION_EVERY = 100
+
+
+def main() -> None:
+    """The `winback` script. A command's process is short and most of what it makes lives
+    to its end (the libraries, the model, the data): full collections, which walk all of
+    it, ran 7 times while `winback score` started (0.7 s), so they run a tenth as often;
+    the young generations are collected as usual."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+    app()

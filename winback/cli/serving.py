@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -93,18 +94,24 @@ def score(
 ) -> None:
     """Score every user in the online store with the champion model (batch); refused when
     the store was materialized with another feature definition (unless --force)."""
-    import pandas as pd
-
-    from artifact.compatibility import check
-    from artifact.tracking import resolve_store
-    from serving.batch import score_all, write_scores
-    from serving.ledger import COLUMNS as LEDGER_COLUMNS
-    from serving.model_source import ServingSource
     from serving.online_store import open_store
-    from winback.cli.render import print_scores, score_counts
+    from serving.store_read import ReadAhead
 
     with user_errors():
         cfg = open_config(config)
+        spark = (engine or cfg.engine.kind) == "spark"
+        # The local engine's read of the store begins now, on a thread: it is done while
+        # LightGBM and MLflow are imported and the champion is loaded, below.
+        ahead = None if spark else ReadAhead(open_store(cfg))
+        import pandas as pd
+
+        from artifact.compatibility import check
+        from artifact.tracking import resolve_store
+        from serving.batch import score_all, write_scores
+        from serving.ledger import COLUMNS as LEDGER_COLUMNS
+        from serving.model_source import ServingSource
+        from winback.cli.render import print_scores, score_counts
+
         source = ServingSource(  # batch reads the store's Parquet: no page-by-page check
             resolve_store(cfg), cfg.model.name, open_store(cfg), not force, check_pages=False
         )
@@ -120,7 +127,7 @@ def score(
         if not fit.compatible:
             _warn(f"{pair} do not fit: {fit.describe()}; scoring anyway (--force)")
         users = f"{stored.rows:,} users"
-        if (engine or cfg.engine.kind) == "spark":
+        if ahead is None:  # spark: its executors read the store themselves
             session = open_spark(cfg.engine.spark).session
             from serving.spark_scoring import score_all_on_spark  # pyspark: only when asked
 
@@ -128,20 +135,31 @@ def score(
                 written = score_all_on_spark(session, serving, out)
             print_scores(written.out, written.counts, written.top, written.rows_per_file)
             if Path(out).exists():  # a local folder: the ledger keeps it too
-                _record(cfg, serving, pd.read_parquet(out, columns=list(LEDGER_COLUMNS)))
+                recorded = _record(cfg, serving, pd.read_parquet(out, columns=list(LEDGER_COLUMNS)))
+                console.print(recorded, soft_wrap=True)
             else:
                 _warn(f"{out} is not a local path: not recorded in the ledger")
             return
         with console.status(f"scoring {users}"):
-            scores = score_all(serving)
-            write_scores(scores, Path(out))
+            scores = score_all(serving, ahead.rows)
+        # Arrow writes the file on a thread while the ledger is recorded (Python, MLflow); a
+        # write that fails still fails the command, with the ledger already holding the
+        # scores (the same cutoff and model replace that entry when scoring is run again).
+        with (
+            console.status("writing the scores and recording them in the ledger"),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="winback-write") as pool,
+        ):
+            writing = pool.submit(write_scores, scores, Path(out))
+            recorded = _record(cfg, serving, scores)
+            writing.result()
         ranked = int(scores["rank"].notna().sum())  # ranked users come first: a slice
         print_scores(out, score_counts(scores), scores.head(ranked))
-        _record(cfg, serving, scores)
+        console.print(recorded, soft_wrap=True)
 
 
-def _record(cfg: DatasetConfig, serving: Serving, scores: pd.DataFrame) -> None:
-    """Into the ledger (`winback monitor` checks it later) and noted on an MLflow run."""
+def _record(cfg: DatasetConfig, serving: Serving, scores: pd.DataFrame) -> str:
+    """Into the ledger (`winback monitor` checks it later) and noted on an MLflow run; what
+    to tell the user."""
     import datetime as dt
 
     from artifact.tracking import resolve_store
@@ -152,10 +170,9 @@ def _record(cfg: DatasetConfig, serving: Serving, scores: pd.DataFrame) -> None:
     entry = Entry(
         serving.name, serving.version, stored.version, dt.date.fromisoformat(stored.cutoff)
     )
-    with console.status("recording the scores in the ledger"):
-        path = record(ledger_root(cfg), scores, entry)
-        run_id = log_entry(resolve_store(cfg), entry, path, scores)
-    console.print(f"ledger: {path} (MLflow run {run_id})", soft_wrap=True)
+    path = record(ledger_root(cfg), scores, entry)
+    run_id = log_entry(resolve_store(cfg), entry, path, scores)
+    return f"ledger: {path} (MLflow run {run_id})"
 
 
 def serve(
