@@ -102,8 +102,14 @@ lint: install
 	$(BIN)/mypy $(CODE)
 	$(BIN)/lint-imports
 
+# Two workers: this machine (and CI's) has 2 cores, and `-n auto` would start one per core
+# anywhere, each building its own session fixtures (servers, trained templates) while many
+# tests already run 2 threads (DuckDB, LightGBM, Spark's local[2]); 2 is what was measured.
+# --dist loadfile keeps each file on one worker, so its module fixtures are built once.
+# `make test TEST_WORKERS=0` runs in one process; `python -m pytest FILE` needs no -n.
+TEST_WORKERS ?= 2
 test: install system-deps lint
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # hey (Debian) is the serving benchmark's independent HTTP client.
 bench: install system-deps

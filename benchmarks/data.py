@@ -8,6 +8,7 @@ generator's source, so a changed generator never serves stale data).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import shutil
@@ -108,22 +109,30 @@ def cached(
 
     `build` fills a staging folder and returns what to add to the meta; the staging folder
     replaces `folder` only when complete, so an interrupted run never leaves half a file.
+    Processes asking for the same folder at once (two benchmarks run in one checkout) take
+    turns on a lock file beside it: one builds, the others then find its meta, and none
+    removes a staging folder another is filling.
     """
-    meta_path = folder / "meta.json"
-    meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    if any(meta.get(key) != value for key, value in stamp.items()):
-        staging = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        meta = {**stamp, **build(staging)}
-        (staging / "meta.json").write_text(json.dumps(meta))
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with folder.with_name(folder.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process ends
+        meta_path = folder / "meta.json"
+        meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        if any(meta.get(key) != value for key, value in stamp.items()):
+            staging = folder.with_name(folder.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            meta = {**stamp, **build(staging)}
+            (staging / "meta.json").write_text(json.dumps(meta))
+            shutil.rmtree(folder, ignore_errors=True)
+            staging.rename(folder)
     return meta
 
 
-def prepare(size: Size, cache: Path = CACHE) -> BenchData:
-    """Write the log once; regenerated only when the generator's source changes."""
+def prepare(size: Size, cache: Path | None = None) -> BenchData:
+    """Write the log once (under `cache`, else `CACHE` as it is when called); regenerated
+    only when the generator's source changes."""
+    cache = CACHE if cache is None else cache
     spec = synthetic.SyntheticSpec(users=size.users, days=size.days, seed=size.seed)
 
     def write_log(staging: Path) -> dict[str, Any]:

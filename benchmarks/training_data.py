@@ -120,8 +120,10 @@ class Snapshots:
         return pd.read_parquet(self.path)
 
 
-def prepare(size: data.Size, cache: Path = data.CACHE) -> Snapshots:
-    """The snapshot table for `size`, built (log first, if need be) only when not cached."""
+def prepare(size: data.Size, cache: Path | None = None) -> Snapshots:
+    """The snapshot table for `size`, built (log first, if need be) only when not cached,
+    under `cache`, else `data.CACHE` as it is when called (a test points it at tmp_path)."""
+    cache = data.CACHE if cache is None else cache
     log = data.prepare(size, cache)
     config = json.dumps(_config_data(log, Path("-")), sort_keys=True).encode()
     stamp = {

@@ -20,12 +20,18 @@ from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import Feature, feature_set
 from features.synthetic import generate, write
+from tests.scheduling import make_scheduler
 from tests.servers import MlflowServer, launch_mlflow, postgres_server, redis_server, stop_mlflow
 from tests.serving.served import TEMPLATE_CUTOFFS, TEMPLATE_SPEC, prepare_service
 from tests.tracking_seed import seeded
 from tests.trained import SPEC, ConfigFactory, config_data
 from training.dataset import TrainingData, assemble, training_cutoffs
 from training.fitting import FittedModel, fit_model
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, called in the controller
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    return make_scheduler(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -109,7 +109,7 @@ def run_table(result: TrainingResult) -> Table:
     registered = fitted.registered.metadata
     table = Table(show_header=False, title="Training run", title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # the tracking and artifact URIs whole, never cut with "…"
     table.add_row("train cutoffs", f"{', '.join(map(str, split.train))} ({len(data.train):,} rows)")
     table.add_row("backtest folds", ", ".join(map(str, fitted.backtest.cutoffs)))
     for skipped in data.skipped_folds:

@@ -21,6 +21,9 @@ def test_the_small_run_boosts_the_same_rounds_three_ways(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic_dir: Path
 ) -> None:
     monkeypatch.setattr(bench_training, "RESULTS", tmp_path)
+    # its own cache: the checkout's .winback/bench is the benchmarks', and a run beside
+    # `make bench` (or another test run) must neither share nor overwrite its folders
+    monkeypatch.setattr(data, "CACHE", tmp_path / "bench")
     timed = tmp_path / "timed.yaml"  # its workdir is replaced by the benchmark's
     timed.write_text(yaml.safe_dump(config_data(synthetic_dir, tmp_path / "unused")))
     monkeypatch.setattr(bench_training, "CDNOW_CONFIG", timed)

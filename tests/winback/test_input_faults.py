@@ -132,13 +132,19 @@ def test_markup_in_paths_and_columns_is_printed_as_written(tmp_path: Path) -> No
     )
 
 
-def test_a_path_with_markup_and_glob_characters_is_read(tmp_path: Path) -> None:
-    folder = tmp_path / "[red]logs[/bold]"
+def test_a_long_path_with_markup_and_glob_characters_is_read_and_printed_whole(
+    tmp_path: Path,
+) -> None:
+    """Rich takes `[red]` for no style, and a path longer than the line (120 columns here)
+    folds onto the next lines instead of ending in "…": with the table's rules and the
+    spaces taken out, the whole path is there."""
+    folder = tmp_path / "[red]logs[/bold]" / ("a-folder-with-a-long-name-" * 4)
     folder.mkdir(parents=True)
     (folder / "events.csv").write_bytes(GOOD)
     result = validate(write_config(folder, folder / "events.csv"))
     assert result.exit_code == 0, result.output
-    assert str(folder / "events.csv") in " ".join(result.output.split())
+    assert "…" not in result.output
+    assert str(folder / "events.csv") in "".join(result.output.replace("│", " ").split())
 
 
 def test_too_many_cutoffs_in_the_config_is_refused_with_count_and_limit(tmp_path: Path) -> None:

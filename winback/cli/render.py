@@ -29,12 +29,19 @@ if TYPE_CHECKING:
     from serving.online_store import StoreVersion
 
 
+def facts_table(title: str) -> Table:
+    """A two-column table of names and values. Values fold onto the next line rather than end
+    in "…": a path or URL is printed whole, however long it is or narrow the terminal."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    return table
+
+
 def source_table(title: str, report: SourceReport) -> Table:
     from features.validation import REASONS
 
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table(title)
     table.add_row("source", report.source)
     table.add_row("rows read", f"{report.rows_read:,}")
     table.add_row("rows kept", f"{report.rows_good:,}")
@@ -98,9 +105,7 @@ def print_snapshot_summary(snapshot: ir.Table, path: Path) -> None:
 
 def print_generated(log: SyntheticLog, paths: dict[str, Path]) -> None:
     kinds = log.truth.churn_kind.value_counts().to_dict()
-    table = Table(title="synthetic log", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table("synthetic log")
     table.add_row("events", f"{len(log.events):,}")
     table.add_row("users", f"{len(log.users):,}")
     table.add_row("time span", f"{log.events.ts.min()}  to  {log.events.ts.max()}")
@@ -142,9 +147,7 @@ def print_planted(outcomes: pd.DataFrame, spec: CampaignSpec) -> None:
 
 
 def print_store_version(version: StoreVersion) -> None:
-    table = Table(title="online store", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table = facts_table("online store")
     table.add_row("version", version.version)
     table.add_row("features as of", version.cutoff)
     table.add_row("users", f"{version.rows:,}")
@@ -172,9 +175,7 @@ def print_scores(
     """Counts by status and band, and the users most at risk (the first rows of `top`).
 
     Takes counts, not every row, so Spark scoring prints the same without collecting."""
-    summary = Table(title=f"scores written to {out}", show_header=False, title_justify="left")
-    summary.add_column(style="bold")
-    summary.add_column()
+    summary = facts_table(f"scores written to {out}")
     for column, label in (("status", "status"), ("risk_band", "band")):
         for value, users in counts.groupby(column).users.sum().sort_index().items():
             summary.add_row(f"{label} {value}", f"{users:,}")
