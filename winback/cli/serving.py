@@ -97,6 +97,7 @@ def score(
     from serving.online_store import open_store
     from serving.store_read import ReadAhead
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the status says it
     with user_errors():
         cfg = open_config(config)
         spark = (engine or cfg.engine.kind) == "spark"
