@@ -220,7 +220,7 @@ def categories(values: Any) -> npt.NDArray[np.object_]:
     raw = np.asarray(values, dtype=object)
     if not raw.size:
         return raw
-    text = _text_already(raw)
+    text = _text_already(raw) if len(raw) > DICT_LOOKUP_ROWS else None  # Arrow pays off
     if text is not None:
         return text
     missing = pd.isna(raw)

@@ -147,6 +147,11 @@ def _python_values(values: np.ndarray | None, count: int) -> np.ndarray:
     return found
 
 
+# Up to this many distinct reasons of a feature, their JSON is written by Python: a
+# request's few cost less than Arrow's calls would; a batch's are put together by Arrow.
+PYTHON_WORDS = 64
+
+
 def _words(
     feature: Feature,
     inputs: pd.DataFrame | Mapping[str, object],
@@ -174,19 +179,25 @@ def _words(
         sentence(feature, found, {companion: usual} if companion else {})
         for found, usual in zip(value.tolist(), other, strict=True)
     ]
-    quoted = pa.array([encode_basestring_ascii(text) for text in sentences], pa.large_string())
-    name = json.dumps(feature.name)
+    before, after = f'{{"feature": {json.dumps(feature.name)}, "value": ', ', "contribution": '
+    quoted = [encode_basestring_ascii(text) for text in sentences]
+    if count <= PYTHON_WORDS:
+        head = pa.array([f"{before}{_json(found)}{after}" for found in value], pa.large_string())
+        tail = pa.array([f', "sentence": {text}}}' for text in quoted], pa.large_string())
+    else:
+        head = pc.binary_join_element_wise(
+            _text(before), _value_texts(mine[first] if mine is not None else None, count),
+            _text(after), _text(""),
+        )  # fmt: skip
+        tail = pc.binary_join_element_wise(
+            _text(', "sentence": '), pa.array(quoted, pa.large_string()), _text("}"), _text("")
+        )
     words = Words(
         feature=np.full(count, feature.name, dtype=object),
         value=value,
         sentence=sentences,
-        head=pc.binary_join_element_wise(
-            _text(f'{{"feature": {name}, "value": '),
-            _value_texts(mine[first] if mine is not None else None, count),
-            _text(', "contribution": '),
-            _text(""),
-        ),
-        tail=pc.binary_join_element_wise(_text(', "sentence": '), quoted, _text("}"), _text("")),
+        head=head,
+        tail=tail,
     )
     return words, which
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import serving.reasons as wording
 from features.spec import Feature
 from serving.reasons import concat, explain, float_texts, sentence, top_reasons
 
@@ -69,9 +71,14 @@ def _mixed(rng: np.random.Generator, rows: int) -> tuple[dict[str, np.ndarray], 
     return inputs, contributions
 
 
-def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons() -> None:
+@pytest.mark.parametrize("python_words", [0, wording.PYTHON_WORDS])
+def test_reasons_as_json_are_exactly_json_dumps_of_each_rows_reasons(
+    python_words: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each distinct (feature, value) is worded once and rows point at it: the text must be
-    what wording every cell on its own gives, -0.0 apart from 0.0, missing values alike."""
+    what wording every cell on its own gives, -0.0 apart from 0.0, missing values alike,
+    whether Arrow (a batch's many values) or Python (a request's few) writes the JSON."""
+    monkeypatch.setattr(wording, "PYTHON_WORDS", python_words)
     inputs, contributions = _mixed(np.random.default_rng(4), 300)
     catalog = [*CATALOG, GAP]
     explained = explain(contributions, inputs, catalog)
