@@ -223,9 +223,11 @@ def categories(values: Any) -> npt.NDArray[np.object_]:
     text = _text_already(raw) if len(raw) > DICT_LOOKUP_ROWS else None  # Arrow pays off
     if text is not None:
         return text
-    missing = pd.isna(raw)
-    text = raw.astype(str).astype(object)
-    text[missing] = None
+    missing = pd.isna(raw).tolist()
+    text = np.empty(len(raw), dtype=object)  # str() of each: numpy's text drops a trailing NUL
+    text[:] = [
+        None if gone else str(value) for value, gone in zip(raw.tolist(), missing, strict=True)
+    ]
     return text
 
 
