@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 import serving.batch
+import serving.online_store
 import serving.scoring
 from artifact.tracking import resolve_store
 from benchmarks import data
@@ -200,7 +201,7 @@ def step_times(into: dict[str, float], captured: dict[str, Any]) -> Iterator[Non
     """Time the steps `score_all` calls (by wrapping them where it looks them up), so the
     breakdown comes from the very run whose total is reported."""
     targets: list[tuple[Any, str, str]] = [
-        (serving.batch, "read_all", "read Parquet"),
+        (serving.online_store, "all_rows", "read Parquet"),
         (serving.scoring, "encoded", "encode rows"),
         (serving.scoring, "margins", "margin + contributions (tree tables)"),
         (serving.scoring, "explain", "pick + word reasons"),
@@ -241,7 +242,7 @@ def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
     captured: dict[str, Any] = {}
     with console.status(f"score_all over {users:,} users"), step_times(steps, captured):
         start = time.perf_counter()
-        scores = serving.batch.score_all(current)
+        scores = serving.batch.score_all(current, serving.online_store.all_rows)
         total = time.perf_counter() - start
     matrix = captured["encode rows"][1]
     with console.status(f"bare booster.predict on {len(matrix):,} rows"):
