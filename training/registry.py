@@ -73,13 +73,15 @@ def decide(
 ) -> Decision:
     """Give `version` the challenger alias, and the champion alias if it passes every check;
     compared and moved under the champion lock, so of two trainings deciding at once the
-    second is compared with the first one's outcome.
+    second is compared with the first one's outcome. Both aliases are written under the lock:
+    MLflow writes an alias by select-then-insert (SQLAlchemy's merge), so two first writes
+    of one alias at once collide on its primary key on PostgreSQL.
 
     `challenger` holds the new model's metrics on `test`, as its evaluation measured them;
     the champion is re-scored on the same rows."""
     client = store.client()
-    client.set_registered_model_alias(name, CHALLENGER, version)
     with champion_lock(store, name) as lease:
+        client.set_registered_model_alias(name, CHALLENGER, version)
         decision = _compare(store, name, version, challenger, test, rules)
         late = decision.promoted and lease.expired
         if decision.promoted and not late:

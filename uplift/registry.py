@@ -141,8 +141,8 @@ def decide(
     `features`: the campaign's users with their features (`fit.joined`)."""
     client = store.client()
     with registry_errors(store):
-        client.set_registered_model_alias(name, CHALLENGER, version)
-        with champion_lock(store, name) as lease:
+        with champion_lock(store, name) as lease:  # both aliases: see training.registry.decide
+            client.set_registered_model_alias(name, CHALLENGER, version)
             promoted, reason = _compare(store, name, fit, features, rules)
             late = promoted and lease.expired
             if promoted and not late:
