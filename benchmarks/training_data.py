@@ -30,10 +30,10 @@ import features
 from benchmarks import data
 from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
-from features.labels import LABEL
 from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
+from features.status import LABEL
 from features.synthetic import EVENT_COLUMNS
 from training.backtest import fold_data
 from training.dataset import TrainingData, assemble, balanced_weights, training_cutoffs

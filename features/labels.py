@@ -13,12 +13,8 @@ import ibis.expr.types as ir
 
 from features.builders.reductions import active_days
 from features.config import ChurnConfig
+from features.status import ACTIVE, DORMANT, LAPSED, NEW, STATUS
 from features.timeline import CHURN, CUTOFF, DAY, QUALIFYING
-
-STATUS = "status"
-LABEL = "label"
-ACTIVE, LAPSED, NEW, DORMANT = "active", "lapsed", "new", "dormant"
-STATUSES = (ACTIVE, LAPSED, NEW, DORMANT)
 
 _RECENT = "_active_days_recent"
 _SINCE_LAPSE = "_active_days_lapse_window"

@@ -20,9 +20,10 @@ from features.builders.recency import recency
 from features.builders.regularity import regularity
 from features.builders.trend import trend
 from features.config import ChurnConfig
-from features.labels import LABEL, STATUS, future_reductions, label, status, status_reductions
+from features.labels import future_reductions, label, status, status_reductions
 from features.schema import EVENTS, SIGNUP_TS, USERS_KEY
 from features.spec import Column, Feature, FeatureSet
+from features.status import LABEL, STATUS
 from features.timeline import (
     CUTOFF,
     CUTOFF_TS,

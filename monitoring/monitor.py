@@ -22,7 +22,7 @@ from artifact.registry import load_version
 from artifact.tracking import TrackingStore
 from core.config import DatasetConfig
 from features.engine import Engine
-from features.labels import ACTIVE, LABEL, STATUS
+from features.status import ACTIVE, LABEL, STATUS
 from monitoring.cbpe import Expected, expected
 from monitoring.config import MonitorConfig
 from monitoring.drift import Drift, Level, drift

@@ -10,9 +10,9 @@ import pandas as pd
 
 from core.config import DatasetConfig
 from features.engine import Engine
-from features.labels import LABEL
 from features.loading import canonical_events, prepare
 from features.pipeline import observed_until, snapshots
+from features.status import LABEL
 
 
 def log_end(config: DatasetConfig, engine: Engine) -> dt.date:

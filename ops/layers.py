@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.config import InputError
-from features.labels import ACTIVE, DORMANT, LAPSED, NEW
+from features.status import ACTIVE, DORMANT, LAPSED, NEW
 from recall.policy import AT_RISK, BANDS, RecallPolicy
 from recall.scores import USER_ID, feature_columns, store_features
 from recall.segments import segments

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.labels import ACTIVE, DORMANT, LAPSED, NEW
+from features.status import ACTIVE, DORMANT, LAPSED, NEW
 from recall.policy import AT_RISK, UnscoredProbability, WarningLine
 
 UNSCORED = (LAPSED, NEW, DORMANT)

@@ -35,8 +35,8 @@ import pyarrow.parquet as pq
 
 from core.config import DatasetConfig, WinbackError
 from features.definition import FeatureDefinition
-from features.labels import ACTIVE, LABEL, STATUS
 from features.spec import Feature
+from features.status import ACTIVE, LABEL, STATUS
 
 TABLE = "features"
 KEY = "user_id"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import WinbackError
-from features.labels import ACTIVE, STATUS
+from features.status import ACTIVE, STATUS
 from recall.campaign import decisions, input_stamp
 from recall.codes import CONTROL, TREATMENT
 from recall.policy import RecallPolicy, load_policy

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from artifact.model import ChurnModel, Columns, encode
-from features.labels import ACTIVE, STATUS
+from features.status import ACTIVE, STATUS
 from serving.reasons import Explained, concat, explain
 from serving.risk import risk_band, risk_percentile
 

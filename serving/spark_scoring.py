@@ -35,7 +35,7 @@ from artifact.explainer import Explainer
 from artifact.model import ChurnModel, ModelMetadata
 from artifact.tree_tables import Tables
 from core.config import WinbackError
-from features.labels import STATUS
+from features.status import STATUS
 from serving.online_store import KEY
 from serving.scoring import score_store_rows
 

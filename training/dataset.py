@@ -19,8 +19,8 @@ from artifact.bgnbd import BgNbdParams
 from artifact.bgnbd import features as derived_features
 from artifact.model import FeatureInfo, add_derived, encode
 from core.config import DatasetConfig
-from features.labels import LABEL
 from features.spec import Feature
+from features.status import LABEL
 from features.timeline import CUTOFF
 from training import bgnbd
 from training.config import BacktestConfig, ModelConfig

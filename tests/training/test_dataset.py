@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from artifact import bgnbd
-from features.labels import ACTIVE, LABEL, STATUS
 from features.spec import Feature
+from features.status import ACTIVE, LABEL, STATUS
 from features.timeline import CUTOFF
 from tests.trained import ConfigFactory
 from training.dataset import TrainingData, assemble, balanced_weights, fingerprint

@@ -8,10 +8,10 @@ import pytest
 
 from core.config import DatasetConfig, parse_config
 from features.engine import DuckDBEngine
-from features.labels import LABEL
 from features.pipeline import snapshots
 from features.snapshots import catalog
 from features.spec import feature_set
+from features.status import LABEL
 from features.synthetic import DRIFT_PRESETS, SyntheticSpec, generate, write
 from features.timeline import CUTOFF
 from tests.trained import config_data

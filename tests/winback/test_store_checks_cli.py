@@ -8,8 +8,11 @@ starts from one good version, so the tests do not share a `CURRENT`.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,6 +209,31 @@ def test_score_goes_ahead_on_a_matching_pair(setup: Setup, tmp_path: Path) -> No
     result = runner.invoke(app, ["score", "-c", str(setup.config()), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output and out.exists()
+
+
+def test_the_score_process_skips_scikit_learn_and_scores_as_in_process(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """`winback score` as its own process imports LightGBM without scikit-learn (a second
+    of its start): the scores must be those of the command run in this process, where
+    scikit-learn is loaded, and scikit-learn must not have been imported there at all."""
+    config = str(setup.config())
+    here, there = tmp_path / "here.parquet", tmp_path / "there.parquet"
+    result = runner.invoke(app, ["score", "-c", config, "--out", str(here)])
+    assert result.exit_code == 0, result.output
+    winback = Path(sys.executable).with_name("winback")
+    done = subprocess.run(
+        [str(winback), "score", "-c", config, "--out", str(there)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    # a refused `import sklearn` is listed too: a real one imports its submodules
+    assert "lightgbm" in imported and not {"sklearn.base", "scipy.stats", "ibis"} & imported
+    pd.testing.assert_frame_equal(pd.read_parquet(there), pd.read_parquet(here))
 
 
 def test_scores_that_cannot_be_written_fail_in_one_line(setup: Setup, tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def print_prepared(prepared: Prepared) -> None:
 
 def print_snapshot_summary(snapshot: ir.Table, path: Path) -> None:
     """Users per status, labelled rows and churn rate per cutoff: the first sanity check."""
-    from features.labels import LABEL, STATUS, STATUSES
+    from features.status import LABEL, STATUS, STATUSES
     from features.timeline import CUTOFF
 
     counts = {name: (snapshot[STATUS] == name).sum() for name in STATUSES}
