@@ -21,6 +21,7 @@ from winback.cli import (
     training,
     uplift,
 )
+from winback.cli.lightgbm_alone import hide_sklearn
 
 app = typer.Typer(
     help="Winback: churn prediction and win-back.",
@@ -57,29 +58,12 @@ def main() -> NoReturn:
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
     if sys.argv[1:2] == ["score"]:
-        _import_lightgbm_without_sklearn()
+        hide_sklearn()
     try:
         app()
     except SystemExit as done:
         _end(done.code)
     _end(0)
-
-
-def _import_lightgbm_without_sklearn() -> None:
-    """`import lightgbm` imports scikit-learn (and scipy.stats under it) for its optional
-    scikit-learn API: 1.0-1.8 s of a `winback score` process, which loads Boosters only.
-    scikit-learn is hidden while LightGBM is imported and visible again afterwards, so
-    anything in the process may still import it; only `lightgbm.LGBMModel` and its kin
-    refuse to work in this process (they raise, naming scikit-learn), and nothing in
-    scoring uses them. Other commands (training, uplift) import LightGBM as usual."""
-    hidden = "sklearn" not in sys.modules
-    if hidden:
-        sys.modules["sklearn"] = None  # type: ignore[assignment]  # makes `import sklearn` fail
-    try:
-        import lightgbm  # noqa: F401
-    finally:
-        if hidden:
-            del sys.modules["sklearn"]
 
 
 def _end(code: object) -> NoReturn:

@@ -96,6 +96,7 @@ def score(
     the store was materialized with another feature definition (unless --force)."""
     from serving.online_store import open_store
     from serving.store_read import ReadAhead
+    from winback.cli.lightgbm_alone import import_lightgbm
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # the status says it
     with user_errors():
@@ -104,6 +105,7 @@ def score(
         # The local engine's read of the store begins now, on a thread: it is done while
         # LightGBM and MLflow are imported and the champion is loaded, below.
         ahead = None if spark else ReadAhead(open_store(cfg))
+        import_lightgbm()
         import pandas as pd
 
         from artifact.compatibility import check
