@@ -21,7 +21,6 @@ import pytest
 if TYPE_CHECKING:
     from xdist.remote import Producer
     from xdist.scheduler import LoadFileScheduling
-    from xdist.workermanage import WorkerController
 
 # Per slow session fixture, every file that uses it (tests/test_scheduling.py checks).
 SHARED = {
@@ -43,24 +42,6 @@ SHARED = {
 }
 GROUP = {path: fixture for fixture, paths in SHARED.items() for path in paths}
 
-# The slowest units, slowest first (a clean clone's --durations of 2026-12-03: setup and calls
-# in seconds). xdist orders units by their number of tests, which put these few-test units
-# last, so one worker ran them alone at the end; handed out first, the many short files fill
-# the gaps behind them.
-FIRST = (
-    "served_template",  # soak 170, fuzz 71+, service 43+, faults 30+
-    "scenario",  # 89 + 84 of setup (two parameters), then its three files
-    "template",  # the 60-day simulated run 155
-    "tests/monitoring/test_drift_alerts.py",  # 46 + 39 + 38 + 32
-    "tests/serving/test_fleet.py",  # 108 + 42
-    "tests/ops/test_page_served.py",  # 52 + 47
-    "tests/training/test_cdnow.py",  # 101
-    "tests/benchmarks/test_training_bench.py",  # 84
-    "tests/serving/test_spark_scoring.py",  # 51 + 30
-    "tests/training/test_drifting_log.py",  # 52
-    "tests/monitoring/test_cdnow_monitor.py",  # 48
-)
-
 
 def scope(nodeid: str) -> str:
     """The unit of work a test belongs to: its file, or its file's group."""
@@ -77,11 +58,5 @@ def make_scheduler(config: pytest.Config, log: Producer) -> LoadFileScheduling |
     class LoadFileTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return scope(nodeid)
-
-        def _assign_work_unit(self, node: WorkerController) -> None:
-            for unit in reversed(FIRST):
-                if unit in self.workqueue:
-                    self.workqueue.move_to_end(unit, last=False)
-            super()._assign_work_unit(node)
 
     return LoadFileTogether(config, log)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.scheduling import FIRST, SHARED, scope
+from tests.scheduling import SHARED, scope
 
 
 @pytest.mark.parametrize("fixture", sorted(SHARED))
@@ -27,10 +25,3 @@ def test_a_grouped_file_joins_its_group_and_others_stay_alone() -> None:
     assert scope("tests/training/test_registry.py::test_x[sqlite]") == "scenario"
     assert scope("tests/cycle/test_delivery.py::test_y") == "template"
     assert scope("tests/core/test_config.py::test_z") == "tests/core/test_config.py"
-
-
-def test_every_unit_handed_out_first_is_a_group_or_a_file_of_the_suite() -> None:
-    """A renamed file would silently drop out of the slowest-first order."""
-    repo = Path(__file__).resolve().parent.parent
-    stale = [unit for unit in FIRST if unit not in SHARED and not (repo / unit).is_file()]
-    assert not stale and len(set(FIRST)) == len(FIRST), stale
