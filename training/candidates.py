@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from artifact.model import CalibrationMethod, Family
 from training import baselines
 from training.backtest import FoldData
-from training.calibration import CalibrationChoice, calibrate
+from training.calibration import CalibrationChoice, calibrate, grouped_folds
 from training.lgbm import Floats
 
 BLEND_WEIGHTS = (0.25, 0.5, 0.75)
@@ -84,11 +84,12 @@ def compare(
     seed: int,
 ) -> list[Candidate]:
     """Every candidate, best first (lowest pooled calibrated log loss; ties: fewer parts)."""
+    folds = grouped_folds(pooled.y, seed, pooled.users)
     found = [
         Candidate(
             family,
             weight,
-            calibrate(pooled.margin(weight), pooled.y, methods, seed, pooled.users),
+            calibrate(pooled.margin(weight), pooled.y, methods, folds),
         )
         for family in families
         for weight in weights_of(family)

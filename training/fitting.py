@@ -23,7 +23,7 @@ from core.config import DatasetConfig
 from features.definition import feature_definition
 from training import baselines, lgbm
 from training.backtest import Search, fold_data, search
-from training.calibration import CalibrationChoice, calibrate
+from training.calibration import CalibrationChoice, calibrate, grouped_folds
 from training.candidates import Candidate, Pooled, compare, linear_margins, pool
 from training.dataset import TrainingData, balanced_weights, labels
 from training.lgbm import Design, Floats
@@ -156,7 +156,7 @@ def fit_model(
     users = np.concatenate([backtest.pooled.users, test["user_id"].to_numpy()])
     settings = config.model
     method = [winner.calibration.chosen.method]
-    refit_calibration = calibrate(margins, y, method, settings.seed, users)
+    refit_calibration = calibrate(margins, y, method, grouped_folds(y, settings.seed, users))
     registered = _fit(
         config,
         data,

@@ -8,7 +8,7 @@ from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 
 from artifact.model import CalibrationMethod
-from training.calibration import PROBABILITY_FLOOR, calibrate, fit_map
+from training.calibration import PROBABILITY_FLOOR, calibrate, fit_map, grouped_folds
 from training.errors import TrainingError
 from training.metrics import expected_calibration_error
 
@@ -53,7 +53,7 @@ def test_isotonic_map_passes_through_scikit_learns_steps_at_their_centres() -> N
 
 def test_the_lower_cross_validated_log_loss_wins() -> None:
     margin, y = overconfident(4_000, 4)
-    choice = calibrate(margin, y, ["isotonic", "sigmoid"], seed=0)
+    choice = calibrate(margin, y, ["isotonic", "sigmoid"], grouped_folds(y, seed=0))
     assert set(choice.cv_log_loss) == {"isotonic", "sigmoid"}
     assert choice.chosen.method == min(choice.cv_log_loss, key=choice.cv_log_loss.__getitem__)
     # the truth is logistic in the margin, so two parameters beat a step function
@@ -61,11 +61,10 @@ def test_the_lower_cross_validated_log_loss_wins() -> None:
 
 
 def test_too_few_churners_to_choose_is_a_clear_error() -> None:
-    margin = np.linspace(-2, 2, 100)
     y = np.zeros(100)
     y[:3] = 1
     with pytest.raises(TrainingError, match="at least 5 churned"):
-        calibrate(margin, y, ["sigmoid"], seed=0)
+        grouped_folds(y, seed=0)
 
 
 def test_a_user_in_every_fold_is_held_out_whole_so_a_step_map_cannot_memorise_them() -> None:
@@ -77,10 +76,29 @@ def test_a_user_in_every_fold_is_held_out_whole_so_a_step_map_cannot_memorise_th
     repeated_margin, repeated_y = np.tile(margin, 4), np.tile(y, 4)
     users = np.tile(np.arange(600), 4)
     methods: list[CalibrationMethod] = ["isotonic", "sigmoid"]
-    by_row = calibrate(repeated_margin, repeated_y, methods, seed=0)
-    by_user = calibrate(repeated_margin, repeated_y, methods, seed=0, users=users)
-    once = calibrate(margin, y, methods, seed=0)
+    by_row = calibrate(repeated_margin, repeated_y, methods, grouped_folds(repeated_y, seed=0))
+    by_user = calibrate(
+        repeated_margin, repeated_y, methods, grouped_folds(repeated_y, seed=0, users=users)
+    )
+    once = calibrate(margin, y, methods, grouped_folds(y, seed=0))
     assert by_row.cv_log_loss["isotonic"] < once.cv_log_loss["isotonic"]  # flattered
     assert by_row.chosen.method == "isotonic"
     assert by_user.cv_log_loss == pytest.approx(once.cv_log_loss)
     assert by_user.chosen.method == once.chosen.method == "sigmoid"  # the truth is logistic
+
+
+def test_the_folds_keep_each_users_rows_together_and_repeat_with_the_seed() -> None:
+    """Made once and shared by every candidate and method, so they must be the same split
+    every time they are asked for with the same rows and seed."""
+    _, y = overconfident(900, 5)
+    users = np.repeat(np.arange(300), 3)
+    folds = grouped_folds(y, seed=3, users=users)
+    again = grouped_folds(y, seed=3, users=users)
+    assert all(
+        np.array_equal(a, c) and np.array_equal(b, d)
+        for (a, b), (c, d) in zip(folds, again, strict=True)
+    )
+    held_out = np.concatenate([rows for _, rows in folds])
+    assert np.array_equal(np.sort(held_out), np.arange(900))
+    for fit_rows, rows in folds:
+        assert not set(users[fit_rows]) & set(users[rows])
