@@ -66,7 +66,7 @@ from tests.serving.served import cached_service, serve
 RESULTS = Path(__file__).resolve().parent / "results"
 # 1-user /score p99 from `hey`, by request rate (the issue's targets)
 MAX_P99_MS = {200.0: 10.0, 500.0: 25.0}
-SWEEP_CONNECTIONS = (5, 10)  # besides one per worker and one per 10 req/s
+SWEEP_CONNECTIONS = (3, 5, 10)  # besides one per worker and one per 10 req/s
 MAX_BATCH_VS_PREDICT = 3.0
 BATCH_CUTOFF_STEP_DAYS = 7
 
@@ -110,11 +110,20 @@ def http_load(config_path: Path, active: np.ndarray, seconds: float) -> dict[str
 
 def hey_connections(rate: float, workers: int) -> list[int]:
     """hey's connections each tick at rate / connections from the same start, so N of them
-    send bursts of N requests at once. The target is judged with one connection per server
-    worker (a caller's keep-alive pool sized to the workers: the fewest that keep up, the
-    nearest hey comes to evenly spaced requests); more show what bursts of that size cost,
-    up to one per 10 req/s."""
+    send bursts of N requests at once: from one per server worker (the nearest hey comes to
+    evenly spaced requests) up to one per 10 req/s (bursts of that size)."""
     return sorted({workers, *SWEEP_CONNECTIONS, round(rate / RATE_PER_WORKER)})
+
+
+def judged(heyed: dict[str, Any], rate: float, counts: list[int]) -> tuple[int, dict[str, Any]]:
+    """The run a rate's target is judged on: 1-user /score with the fewest connections that
+    kept up with the rate without errors. Each connection waits for its answer, so N of them
+    send at most N / latency requests a second: too few cannot ask for the rate at all, and
+    that is the client's limit, not the server's. A server that keeps up at no count in the
+    sweep is judged on the fewest (and misses)."""
+    runs = [(count, heyed[f"1-user /score @ {rate:.0f} x {count}"]) for count in counts]
+    kept = [(count, run) for count, run in runs if run["kept_up"] and run["errors"] == 0]
+    return (kept or runs)[0]
 
 
 def hey_load(config_path: Path, active: np.ndarray, seconds: float, workers: int) -> dict[str, Any]:
@@ -327,13 +336,13 @@ def markdown(result: dict[str, Any]) -> str:
     ratio = result["targets"]["batch_vs_predict"]
     hey_targets = [(rate, result["targets"][_target_name(rate)]) for rate in MAX_P99_MS]
     latency_targets = [
-        f"at {rate:.0f} req/s p99 ≤ {target['max']:.0f} ms: {target['value']:.2f} ms "
-        f"({'met' if target['met'] else 'NOT met'})"
+        f"at {rate:.0f} req/s p99 ≤ {target['max']:.0f} ms: {target['value']:.2f} ms with "
+        f"{target['connections']} connections ({'met' if target['met'] else 'NOT met'})"
         for rate, target in hey_targets
     ]
     lines += [
         "",
-        f"Targets, 1-user /score from hey with {result['workers']} connections: "
+        "Targets, 1-user /score from hey: "
         f"{'; '.join(latency_targets)}; batch ≤ "
         f"{ratio['max']:.0f}x bare predict: {ratio['value']:.1f}x "
         f"({'met' if ratio['met'] else 'NOT met'}; {scored['ratio_without_reasons']:.1f}x "
@@ -345,8 +354,9 @@ def markdown(result: dict[str, Any]) -> str:
         "token on, access log off) on loopback. hey: its own process, `x N` connections, "
         "each waiting for its answer and ticking at rate / N from the same start (so the "
         "server gets bursts of N requests at once), the same user in every request, 3 s "
-        "warm-up not counted; targets are judged with one connection per worker, and a run "
-        "that fell short of its rate does not meet a target. Open loop: "
+        "warm-up not counted; a target is judged on the fewest connections that kept up with "
+        "its rate without errors (each connection waits for its answer, so too few cannot "
+        "ask for the rate at all), and a rate no count kept up with misses. Open loop: "
         "this benchmark's process, one aiohttp session with keep-alive, sending "
         f"open-loop at the fixed rate for {plan['load_seconds']:.0f} s after a 3 s warm-up, "
         "random active users; latency counts from when each request was due (no coordinated "
@@ -417,10 +427,15 @@ def main(small: bool = False, runs: int = 1) -> int:
     scored = batch(config, folder, plan.batch_users)
     targets: dict[str, dict[str, Any]] = {}
     for rate, limit in MAX_P99_MS.items():
-        run = heyed[f"1-user /score @ {rate:.0f} x {config.serving.workers}"]
+        connections, run = judged(heyed, rate, hey_connections(rate, config.serving.workers))
         p99 = run["latency"].get("p99_ms", float("inf"))
         met = p99 <= limit and run["kept_up"] and run["errors"] == 0
-        targets[_target_name(rate)] = {"value": p99, "max": limit, "met": met}
+        targets[_target_name(rate)] = {
+            "value": p99,
+            "max": limit,
+            "met": met,
+            "connections": connections,
+        }
     result: dict[str, Any] = {
         "benchmark": "serving",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
