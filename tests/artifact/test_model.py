@@ -4,6 +4,7 @@ before use): what is saved is what scores, however rows arrive."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -70,6 +71,19 @@ def test_a_loaded_model_explains_with_its_stored_tables_exactly_as_built(
     assert loaded.explainer.tables.nbytes == built.tables.nbytes
 
 
+def test_stored_tables_read_back_as_numpy_reads_them(saved: Path) -> None:
+    """Every member's numbers, type, shape and layout, read in one call each."""
+    ours = tree_tables.npz_arrays(saved / TABLES_FILE)
+    with np.load(saved / TABLES_FILE, allow_pickle=False) as stored:
+        assert sorted(ours) == sorted(stored.files)
+        for name in stored.files:
+            theirs = stored[name]
+            assert ours[name].dtype == theirs.dtype and ours[name].shape == theirs.shape
+            assert ours[name].flags.aligned and ours[name].flags.writeable
+            np.testing.assert_array_equal(ours[name], theirs)
+    assert sorted(tree_tables.npz_arrays((saved / TABLES_FILE).read_bytes())) == sorted(ours)
+
+
 def _another_model(tables: Tables, folder: Path) -> bytes:
     return tables.to_bytes("0" * 64)
 
@@ -91,6 +105,14 @@ def _flipped_byte(tables: Tables, folder: Path) -> bytes:
     return bytes(whole)
 
 
+def _compressed(tables: Tables, folder: Path) -> bytes:
+    """The same members, deflated (what `np.savez_compressed` writes): not read as stored."""
+    found = io.BytesIO()
+    with np.load(folder / TABLES_FILE, allow_pickle=False) as stored:
+        np.savez_compressed(found, **{name: stored[name] for name in stored.files})
+    return found.getvalue()
+
+
 @pytest.mark.parametrize(
     ("damage", "why"),
     [
@@ -98,6 +120,7 @@ def _flipped_byte(tables: Tables, folder: Path) -> bytes:
         (_truncated, "unreadable"),
         (_shifted, "differ from pred_contrib"),
         (_flipped_byte, "unreadable"),
+        (_compressed, "is compressed"),
     ],
 )
 def test_stored_tables_that_do_not_fit_are_rebuilt_and_say_why(
