@@ -22,9 +22,19 @@ def risk_percentile(probabilities: np.ndarray, reference: Sequence[float]) -> np
     return 100.0 * positions / len(ordered)
 
 
+def band_codes(
+    percentiles: np.ndarray, bands: Sequence[tuple[float, str]] = BANDS
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per user, the position in the returned names of the highest band whose lower
+    percentile it reaches (`low`, position 0, below all of them)."""
+    ordered = sorted(bands)
+    thresholds = np.array([threshold for threshold, _ in ordered])
+    codes = np.searchsorted(thresholds, percentiles, side="right")
+    codes[np.isnan(percentiles)] = 0  # reaches no band
+    return codes, (LOWEST_BAND, *(name for _, name in ordered))
+
+
 def risk_band(percentiles: np.ndarray, bands: Sequence[tuple[float, str]] = BANDS) -> np.ndarray:
     """Highest band whose lower percentile the user reaches; `low` below all of them."""
-    labels = np.full(len(percentiles), LOWEST_BAND, dtype=object)
-    for threshold, name in sorted(bands):
-        labels[percentiles >= threshold] = name
-    return labels
+    codes, names = band_codes(percentiles, bands)
+    return np.array(names, dtype=object)[codes]

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from artifact.model import ChurnModel, Columns, encode
 from features.status import ACTIVE, STATUS
 from serving.reasons import Explained, concat, explain
-from serving.risk import risk_band, risk_percentile
+from serving.risk import band_codes, risk_band, risk_percentile
 
 SCORED = "scored"
 UNKNOWN = "unknown"
@@ -47,11 +48,11 @@ class Scores:
 
 @dataclass(frozen=True)
 class Explanations:
-    """Like `Scores`, with the reasons still as arrays (batch turns them into JSON text)."""
+    """Like `Scores`, with the reasons still as arrays (batch turns them into JSON text) and
+    no bands yet (batch writes them as Arrow text, a request as Python strings)."""
 
     probability: np.ndarray
     percentile: np.ndarray
-    band: np.ndarray
     explained: Explained
 
 
@@ -103,7 +104,6 @@ def explained(
     return Explanations(
         probability=probability,
         percentile=percentile,
-        band=risk_band(percentile),
         explained=explain(found.contributions, found.inputs, model.catalog, reasons, spread),
     )
 
@@ -119,7 +119,7 @@ def score_rows(model: ChurnModel, rows: Columns, reasons: int = 3) -> Scores:
     return Scores(
         probability=scores.probability,
         percentile=scores.percentile,
-        band=scores.band,
+        band=risk_band(scores.percentile),
         reasons=[[reason.to_dict() for reason in row] for row in scores.explained.reasons()],
     )
 
@@ -142,6 +142,21 @@ def _taken(column: pd.Series, order: np.ndarray) -> Any:
     return column.to_numpy()[order]
 
 
+def _band_text(percentiles: np.ndarray) -> pa.Array:
+    """`risk_band` of each percentile as Arrow text, taken from the few band names."""
+    codes, names = band_codes(percentiles)
+    return pa.array(names, pa.large_string()).take(pa.array(codes))
+
+
+def _value_order(column: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """The stable order of the column's values at `positions`; text is sorted in Arrow (its
+    UTF-8 bytes order as Python orders the strings), never as Python strings."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        found = pc.sort_indices(pa.array(column.array).take(positions))
+        return np.asarray(found.to_numpy(), dtype=np.intp)
+    return np.argsort(column.to_numpy()[positions], kind="stable")
+
+
 def store_table(
     rows: pd.DataFrame, active: np.ndarray, scores: Explanations | None, model_version: str
 ) -> pd.DataFrame:
@@ -150,8 +165,7 @@ def store_table(
     size = len(rows)
     probability = np.full(size, np.nan)
     percentile = np.full(size, np.nan)
-    band = np.full(size, None, dtype=object)
-    reasons = top_reason = pa.chunked_array([], pa.large_string())
+    reasons = top_reason = band = pa.chunked_array([], pa.large_string())
     scored = np.flatnonzero(active)
     ranking = np.empty(0, dtype=np.intp)
     if scores is not None:
@@ -159,12 +173,12 @@ def store_table(
         ranking = scored[ranked]
         probability[scored] = scores.probability
         percentile[scored] = scores.percentile
-        band[scored] = scores.band
+        band = pa.chunked_array([_band_text(scores.percentile[ranked])])
         reasons = scores.explained.json(ranked)  # built in rank order: never reordered
         top_reason = pa.chunked_array([scores.explained.first_sentence(ranked)])
     user_id = rows["user_id"]
     unscored = np.flatnonzero(~active)
-    later = unscored[np.argsort(user_id.to_numpy()[unscored], kind="stable")]
+    later = unscored[_value_order(user_id, unscored)]
     order = np.concatenate([ranking, later])
     rank = pd.array(np.arange(1, size + 1), dtype="Int64")
     rank[len(ranking) :] = pd.NA
@@ -174,9 +188,7 @@ def store_table(
             "status": _taken(rows[STATUS], order),
             "churn_probability": probability[order],
             "risk_percentile": percentile[order],
-            "risk_band": _text(
-                pa.chunked_array([pa.array(band[order], pa.large_string())]), 0, None
-            ),
+            "risk_band": _text(band, len(unscored), None),
             "rank": rank,
             "reasons": _text(reasons, len(unscored), "[]"),
             "top_reason": _text(top_reason, len(unscored), None),
@@ -193,8 +205,11 @@ class _Rows(Mapping[str, Any]):
     def __init__(self, rows: pd.DataFrame, positions: np.ndarray) -> None:
         self._rows, self._positions = rows, positions
 
-    def __getitem__(self, name: str) -> pd.Series:
-        return self._rows[name].iloc[self._positions]
+    def __getitem__(self, name: str) -> Any:
+        column = self._rows[name]
+        if isinstance(column.dtype, np.dtype):  # numpy's own: a plain gather, no Series
+            return column.to_numpy()[self._positions]
+        return column.iloc[self._positions]
 
     def __contains__(self, name: object) -> bool:
         return name in self._rows.columns
@@ -215,8 +230,11 @@ def _in_blocks(
     and its trees walked on a second thread (the tree kernel releases the GIL), so the two
     overlap on the machine's cores; the reasons are ranked on one thread meanwhile, so two
     parallel numba regions never run at once. Two blocks are held at a time."""
+    # The first block is a quarter of the others: while it is encoded and its trees walked,
+    # nothing else runs.
+    starts = [0, *range(max(1, block_rows // 4), len(positions), block_rows)]
     blocks = [
-        positions[start : start + block_rows] for start in range(0, len(positions), block_rows)
+        positions[start:stop] for start, stop in zip(starts, [*starts[1:], None], strict=True)
     ]
     parts = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="winback-trees") as pool:
@@ -230,7 +248,6 @@ def _in_blocks(
     return Explanations(
         probability=np.concatenate([part.probability for part in parts]),
         percentile=np.concatenate([part.percentile for part in parts]),
-        band=np.concatenate([part.band for part in parts]),
         explained=concat([part.explained for part in parts]),
     )
 

@@ -149,11 +149,13 @@ def test_metrics_show_what_was_served_per_status_band_and_model(
 
 
 def test_the_store_scored_in_blocks_is_the_table_scored_at_once(server: Server) -> None:
-    """Batch scoring holds one block of active rows at a time: blocks of any size (here many
-    small ones, a last one short) change no score, rank, reason or row order."""
+    """Batch scoring holds one block of active rows at a time: blocks of any size (here a
+    quarter-size first one, many small ones, a last one short) change no score, band, rank,
+    reason or row order."""
     current = serving_now(server)
     rows = read_all(current.store.version).to_pandas()
-    at_once = score_store_rows(current.model, rows.copy(), current.version, len(rows))
+    # A first block of a quarter of block_rows holds every row: one block.
+    at_once = score_store_rows(current.model, rows.copy(), current.version, 4 * len(rows))
     in_blocks = score_store_rows(current.model, rows.copy(), current.version, block_rows=97)
     assert (rows.status == "active").sum() > 5 * 97
     pd.testing.assert_frame_equal(in_blocks, at_once)
@@ -170,6 +172,8 @@ def test_batch_scores_equal_service_scores(server: Server, store_rows: pd.DataFr
     )
     reasons = {r["user_id"]: r["reasons"] for r in results}
     assert [json.loads(batch.loc[u, "reasons"]) for u in sample] == [reasons[u] for u in sample]
+    bands = {r["user_id"]: r["risk_band"] for r in results}
+    assert batch.loc[sample, "risk_band"].tolist() == [bands[u] for u in sample]
 
 
 def plain(value: object) -> object:
