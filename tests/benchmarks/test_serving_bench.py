@@ -10,7 +10,7 @@ from benchmarks.bench_serving import judged, step_times
 def test_the_batch_breakdown_wraps_functions_that_exist_and_restores_them() -> None:
     original = serving.online_store.all_rows
     steps: dict[str, float] = {}
-    with step_times(steps, {}):
+    with step_times(steps):
         assert serving.online_store.all_rows is not original  # wrapped: its time is counted
     assert serving.online_store.all_rows is original
 
