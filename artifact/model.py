@@ -231,23 +231,14 @@ def categories(values: Any) -> npt.NDArray[np.object_]:
     return text
 
 
-def _arrow_text(raw: npt.NDArray[np.object_]) -> pa.Array | None:
-    """`raw` as Arrow text (missing values null), when every other value is text already
-    (as `ChurnModel.inputs` gives them): no value is converted then."""
+def _text_already(raw: npt.NDArray[np.object_]) -> npt.NDArray[np.object_] | None:
+    """A copy of `raw` with None for every missing value, when every other value is text
+    already (as `ChurnModel.inputs` gives them): no value is converted then."""
     try:
         arrow = pa.array(raw, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     if not pa.types.is_string(arrow.type) and not pa.types.is_large_string(arrow.type):
-        return None
-    return arrow
-
-
-def _text_already(raw: npt.NDArray[np.object_]) -> npt.NDArray[np.object_] | None:
-    """A copy of `raw` with None for every missing value, when every other value is text
-    already: no value is converted then."""
-    arrow = _arrow_text(raw)
-    if arrow is None:
         return None
     text = raw.copy()
     if arrow.null_count:
@@ -267,16 +258,11 @@ def _level_codes(levels: tuple[str, ...]) -> dict[str, float]:
 
 def _codes(values: Any, levels: Sequence[str]) -> Floats:
     """Position in the training levels; unseen or missing values are NaN (LightGBM: missing)."""
-    arrow = None
-    if isinstance(values, np.ndarray) and values.dtype == object and len(values) > DICT_LOOKUP_ROWS:
-        arrow = _arrow_text(values)  # text already: looked up as it is, not copied first
-    if arrow is None:
-        text = categories(values)
-        if len(text) <= DICT_LOOKUP_ROWS:
-            lookup = _level_codes(tuple(levels))
-            return np.array([lookup.get(value, np.nan) for value in text], dtype="float64")
-        arrow = pa.array(text, pa.large_string())
-    found = pc.index_in(arrow, pa.array(levels, arrow.type))
+    text = categories(values)
+    if len(text) <= DICT_LOOKUP_ROWS:
+        lookup = _level_codes(tuple(levels))
+        return np.array([lookup.get(value, np.nan) for value in text], dtype="float64")
+    found = pc.index_in(pa.array(text, pa.large_string()), pa.array(levels, pa.large_string()))
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype="float64")
 
 
