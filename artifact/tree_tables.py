@@ -289,7 +289,8 @@ def npz_arrays(data: bytes | Path) -> dict[str, Any]:
             file.seek(member.header_offset)
             local = file.read(LOCAL_HEADER)
             names, extra = (int.from_bytes(local[at : at + 2], "little") for at in (26, 28))
-            file.seek(member.header_offset + LOCAL_HEADER + names + extra)
+            start = member.header_offset + LOCAL_HEADER + names + extra
+            file.seek(start)
             version = np.lib.format.read_magic(file)
             if version not in HEADER_READERS:
                 raise ValueError(f"member {member.filename} is .npy version {version}")
@@ -301,7 +302,7 @@ def npz_arrays(data: bytes | Path) -> dict[str, Any]:
             if file.readinto(body) != found.nbytes:
                 raise ValueError(f"member {member.filename} is cut short")
             header = member.file_size - found.nbytes
-            file.seek(member.header_offset + LOCAL_HEADER + names + extra)
+            file.seek(start)
             if zlib.crc32(body, zlib.crc32(file.read(header))) != member.CRC:
                 raise ValueError(f"member {member.filename} fails its CRC check")
             arrays[member.filename.removesuffix(".npy")] = found

@@ -134,10 +134,15 @@ def _text(
     return pd.array(texts, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
+def _arrow_backed(column: pd.Series) -> bool:
+    """Text held in Arrow, which is taken and sorted there, never as Python strings."""
+    return isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
+
+
 def _taken(column: pd.Series, order: np.ndarray) -> Any:
     """The column's values in `order`; text stays in Arrow (a million user ids never become
     Python strings), anything else as pandas would build it from the values."""
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if _arrow_backed(column):
         return column.array.take(order)
     return column.to_numpy()[order]
 
@@ -151,7 +156,7 @@ def _band_text(percentiles: np.ndarray) -> pa.Array:
 def _value_order(column: pd.Series, positions: np.ndarray) -> np.ndarray:
     """The stable order of the column's values at `positions`; text is sorted in Arrow (its
     UTF-8 bytes order as Python orders the strings), never as Python strings."""
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if _arrow_backed(column):
         found = pc.sort_indices(pa.array(column.array).take(positions))
         return np.asarray(found.to_numpy(), dtype=np.intp)
     return np.argsort(column.to_numpy()[positions], kind="stable")
