@@ -37,7 +37,7 @@ from artifact.registry import champion_version, load_version
 from artifact.tracking import resolve_store
 from benchmarks import bench_cli, data, results_file
 from benchmarks.bench_features import machine
-from benchmarks.bench_serving import batch_store
+from benchmarks.bench_serving import active_encoded, batch_store
 from core.config import load_config
 from serving.scoring import encoded
 from tests.serving.served import cached_service
@@ -204,9 +204,7 @@ def main(small: bool = False, runs: int = 2) -> int:
     start = time.perf_counter()
     Explainer.of(model.booster)  # what saving the model spent on them
     build_s = time.perf_counter() - start
-    rows = pq.read_table(version.parquet_path).to_pandas()
-    rows = rows[rows["status"] == "active"]
-    _, matrix = encoded(model, rows)
+    rows, matrix = active_encoded(model, version)
     start = time.perf_counter()
     model.raw_scores(matrix)
     explainer_s = time.perf_counter() - start

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.console import Console
@@ -36,6 +37,7 @@ from rich.table import Table
 import serving.batch
 import serving.online_store
 import serving.scoring
+from artifact.model import ChurnModel
 from artifact.tracking import resolve_store
 from benchmarks import data
 from benchmarks.hey import RATE_PER_WORKER, HeyLoad, run_hey
@@ -173,6 +175,14 @@ def _each(inputs: list[Any], call: Callable[[Any], object]) -> dict[str, float]:
     return summary(per_call(lambda: call(next(given)), len(inputs)))
 
 
+def active_encoded(model: ChurnModel, version: StoreVersion) -> tuple[pd.DataFrame, np.ndarray]:
+    """The store version's active rows and their matrix as batch scoring encodes it (column
+    by column): what bare predict is compared on."""
+    rows = serving.online_store.all_rows(version)
+    rows = rows[rows[STATUS] == ACTIVE]
+    return rows, serving.scoring.encoded(model, rows)[1]
+
+
 def batch_store(config: DatasetConfig, folder: Path, users: int) -> StoreVersion:
     """A store of `users` rows written by the real writer: the log's users as of weekly
     cutoffs going back from the latest, each (user, cutoff) under an id of its own.
@@ -252,12 +262,9 @@ def batch(config: DatasetConfig, folder: Path, users: int) -> dict[str, Any]:
         start = time.perf_counter()
         scores = serving.batch.score_all(current, serving.online_store.all_rows)
         total = time.perf_counter() - start
-    rows = serving.online_store.all_rows(current.store.version)
-    _, encoded = serving.scoring.encoded(current.model, rows[rows[STATUS] == ACTIVE])
-    del rows
     # Every active row, as batch scores them (in blocks); LightGBM is handed its own row
     # layout (what callers usually pass), copied before the clock starts.
-    matrix = np.ascontiguousarray(encoded)
+    matrix = np.ascontiguousarray(active_encoded(current.model, current.store.version)[1])
     with console.status(f"bare booster.predict on {len(matrix):,} rows"):
         start = time.perf_counter()
         current.model.booster.predict(matrix)
