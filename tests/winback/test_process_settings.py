@@ -1,5 +1,5 @@
-"""`winback score` runs without numpy's transparent huge pages; other commands keep numpy's
-default; a user's own setting wins."""
+"""`winback score` runs without numpy's transparent huge pages and with Arrow's jemalloc pool;
+other commands keep the libraries' defaults; a user's own setting wins."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ import sys
 
 import pytest
 
+from winback.cli.main import SCORE_ENVIRONMENT
+
 SHOW = (
     "import sys; import winback.cli.main as cli; "
-    "cli.app = lambda: print(__import__('numpy')._core.multiarray._get_madvise_hugepage()); "
+    "cli.app = lambda: print(__import__('numpy')._core.multiarray._get_madvise_hugepage(), "
+    "__import__('pyarrow').default_memory_pool().backend_name); "
     "sys.argv = ['winback', *sys.argv[1:]]; cli.main()"
 )
 
 
-def _huge_pages(command: str, **env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+def _settings(command: str, **env: str) -> tuple[str, str]:
+    """(numpy asks for huge pages, Arrow's pool) as the command would run with them."""
+    environment = {k: v for k, v in os.environ.items() if k not in SCORE_ENVIRONMENT}
     done = subprocess.run(
         [sys.executable, "-c", SHOW, command],
         env={**environment, **env},
@@ -25,14 +29,21 @@ def _huge_pages(command: str, **env: str) -> str:
         text=True,
         check=True,
     )
-    return done.stdout.strip()
+    huge_pages, pool = done.stdout.split()
+    return huge_pages, pool
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="numpy asks for huge pages on Linux only")
 def test_score_runs_without_numpys_huge_pages_and_other_commands_with_them() -> None:
-    assert _huge_pages("score") == "False"
-    assert _huge_pages("train") == "True"
+    assert _settings("score")[0] == "False"
+    assert _settings("train")[0] == "True"
 
 
-def test_a_users_own_huge_page_setting_wins() -> None:
-    assert _huge_pages("score", NUMPY_MADVISE_HUGEPAGE="1") == "True"
+def test_score_allocates_arrow_memory_from_jemalloc_and_other_commands_from_the_default() -> None:
+    assert _settings("score")[1] == "jemalloc"
+    assert _settings("train")[1] != "jemalloc"
+
+
+def test_a_users_own_settings_win() -> None:
+    found = _settings("score", NUMPY_MADVISE_HUGEPAGE="1", ARROW_DEFAULT_MEMORY_POOL="system")
+    assert found == ("True", "system")
