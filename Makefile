@@ -99,7 +99,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check $(CODE) tests benchmarks
 	$(BIN)/ruff format --check $(CODE) tests benchmarks
-	$(BIN)/mypy $(CODE)
+	$(BIN)/mypy $(CODE) benchmarks
 	$(BIN)/lint-imports
 
 # Two workers: this machine (and CI's) has 2 cores, and `-n auto` would start one per core

@@ -141,7 +141,7 @@ def hey_load(config_path: Path, active: np.ndarray, seconds: float, workers: int
             serve(config_path, Path(tmp) / "s.log") as server,
         ):
             for connections in counts:
-                loads = [("1-user /score", "/score", body)]
+                loads: list[tuple[str, str, bytes | None]] = [("1-user /score", "/score", body)]
                 if connections in (counts[0], counts[-1]):
                     loads.insert(0, ("GET /livez", "/livez", None))
                 for label, path, sent in loads:

@@ -216,6 +216,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         workers = server.config.serving.workers
     slowest = max(http[section]["max_ms"] for section, _ in SECTIONS) / 1000
     slowest = max([slowest, *(b["max_ms"] / 1000 for b in browser.values())])
+    met = slowest < MAX_LOAD_S
     result = {
         "benchmark": "ui",
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -227,7 +228,7 @@ def main(small: bool = False, runs: int = 1) -> int:
         "first_s": first,
         "http": http,
         "browser": browser,
-        "target": {"value": slowest, "max_s": MAX_LOAD_S, "met": slowest < MAX_LOAD_S},
+        "target": {"value": slowest, "max_s": MAX_LOAD_S, "met": met},
         "machine": machine("bentoml", "matplotlib"),
         "load_average": {"start": load_start, "end": os.getloadavg()[0]},
     }
@@ -236,4 +237,4 @@ def main(small: bool = False, runs: int = 1) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{stem}.md").write_text(markdown(result))
-    return 0 if result["target"]["met"] else 1
+    return 0 if met else 1
